@@ -1,0 +1,50 @@
+"""ZamIO central: the Flask app that keeps the catalogue, matches broadcasts and pays royalties."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.engine import make_url
+
+from central import extensions, health, schema
+from central.config import Settings, load_settings
+
+logger = logging.getLogger(__name__)
+
+
+def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app from defaults, ZAMIO_* variables and `overrides`; upgrade SQLite if behind."""
+    settings = load_settings(os.environ, overrides)
+    app = Flask(__name__)
+    app.config.update(
+        ZAMIO=settings,
+        TESTING=settings.testing,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+    )
+    _register_models()
+    _prepare_sqlite_dir(settings)
+    extensions.init_app(app)
+    app.register_blueprint(health.blueprint)
+    if settings.database_auto_upgrade:
+        with app.app_context():
+            schema.upgrade_sqlite_if_behind(extensions.db.engine)
+    logger.info("app: created with %s", settings.redacted())
+    return app
+
+
+def _register_models() -> None:
+    """Import every domain's models so their tables join the metadata Alembic compares."""
+    from central.catalog import models  # noqa: F401
+
+
+def _prepare_sqlite_dir(settings: Settings) -> None:
+    """Create the folder of an SQLite database file, so a fresh machine needs no setup."""
+    url = make_url(settings.database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,1 @@
+"""The catalogue: reference tracks and their fingerprints, imported from a manifest."""

@@ -1,0 +1,53 @@
+"""Catalogue tables: Track (one reference recording) and TrackFingerprint (its hashes)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from central.extensions import db
+
+EXTERNAL_ID_CHARS_MAX = 200
+TEXT_CHARS_MAX = 500
+
+
+def _utc_now() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Track(db.Model):
+    """A reference recording, identified by the id its manifest gives it (`external_id`)."""
+
+    __tablename__ = "track"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_CHARS_MAX), unique=True)
+    title: Mapped[str] = mapped_column(String(TEXT_CHARS_MAX))
+    artist: Mapped[str | None] = mapped_column(String(TEXT_CHARS_MAX))
+    isrc: Mapped[str | None] = mapped_column(String(12))
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    content_hash: Mapped[str] = mapped_column(String(16), unique=True)  # xxh64 hex of the PCM
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utc_now)
+
+    fingerprints: Mapped[list[TrackFingerprint]] = relationship(
+        back_populates="track", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+
+class TrackFingerprint(db.Model):
+    """A track's reference hashes for one fingerprint version, as uint32 little-endian bytes."""
+
+    __tablename__ = "track_fingerprint"
+
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("track.id", ondelete="CASCADE"), primary_key=True
+    )
+    fingerprint_version: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hash_count: Mapped[int] = mapped_column(Integer)
+    hashes: Mapped[bytes] = mapped_column(LargeBinary)
+    anchor_frames: Mapped[bytes] = mapped_column(LargeBinary)
+
+    track: Mapped[Track] = relationship(back_populates="fingerprints")

@@ -1,0 +1,152 @@
+"""Settings for central: defaults in code, then ZAMIO_* environment variables, then overrides."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from central.errors import ConfigError
+
+ENV_PREFIX = "ZAMIO_"
+DATABASE_DRIVERS = ("sqlite", "postgresql")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+MQTT_SCHEMES = ("mqtt", "mqtts")
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Validated settings; URLs may hold passwords, so log `redacted()` only."""
+
+    database_url: str  # SQLAlchemy URL; default: SQLite file in the user's data dir
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    database_auto_upgrade: bool = True  # migrate an SQLite database that is behind when opened
+    testing: bool = False
+
+    def redacted(self) -> dict[str, Any]:
+        """The settings with every password replaced by ***, safe to log."""
+        values = dataclasses.asdict(self)
+        return {k: redact_url(v) if k.endswith("_url") else v for k, v in values.items()}
+
+
+def load_settings(
+    environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None
+) -> Settings:
+    """Merge defaults, ZAMIO_* variables and `overrides`; report every problem at once."""
+    values: dict[str, Any] = {"database_url": default_database_url(environ)}
+    problems: list[str] = []
+    for key, raw in sorted(environ.items()):
+        if key.startswith(ENV_PREFIX):
+            _merge(values, problems, key, key[len(ENV_PREFIX) :], raw)
+    for key, value in (overrides or {}).items():
+        _merge(values, problems, f"override {key}", key, value)
+    settings = Settings(**values)
+    problems += validate(settings)
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def default_database_url(environ: Mapping[str, str]) -> str:
+    """SQLite file in $XDG_DATA_HOME/zamio (or ~/.local/share/zamio) as an SQLAlchemy URL."""
+    return f"sqlite:///{data_dir(environ) / 'zamio.db'}"
+
+
+def data_dir(environ: Mapping[str, str]) -> Path:
+    """The user's data directory for ZamIO, per the XDG base directory spec."""
+    xdg = environ.get("XDG_DATA_HOME", "")
+    base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".local" / "share"
+    return base / "zamio"
+
+
+def validate(settings: Settings) -> list[str]:
+    """Every problem with `settings`, each naming its variable, with secrets redacted."""
+    problems = [_check_database_url(settings.database_url)]
+    problems.append(_check_scheme("ZAMIO_REDIS_URL", settings.redis_url, REDIS_SCHEMES))
+    problems.append(_check_scheme("ZAMIO_MQTT_URL", settings.mqtt_url, MQTT_SCHEMES))
+    return [p for p in problems if p]
+
+
+def redact_url(url: str) -> str:
+    """`url` with its password, if any, replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo = f"{parts.username or ''}:***@"
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=userinfo + host))
+
+
+def _merge(values: dict[str, Any], problems: list[str], source: str, key: str, value: Any) -> None:
+    """Parse one setting into `values`, or append why it cannot be used to `problems`."""
+    name = key.lower()
+    if name not in _TYPES:
+        problems.append(f"{source}: unknown setting (known: {', '.join(_known_names())})")
+        return
+    expected = _TYPES[name]
+    if isinstance(value, str):
+        try:
+            value = _parse_bool(value) if expected is bool else _parse_str(value)
+        except ValueError as error:
+            problems.append(f"{source}: {error}")
+            return
+    elif not isinstance(value, expected):
+        problems.append(f"{source}: expected {expected.__name__}, got {type(value).__name__}")
+        return
+    values[name] = value
+
+
+def _parse_bool(raw: str) -> bool:
+    """'1/true/yes/on' or '0/false/no/off', any case."""
+    lowered = raw.strip().lower()
+    if lowered in _TRUE or lowered in _FALSE:
+        return lowered in _TRUE
+    raise ValueError(f"expected one of {'/'.join(_TRUE + _FALSE)}")
+
+
+def _parse_str(raw: str) -> str:
+    """A non-empty string, surrounding whitespace removed."""
+    if not raw.strip():
+        raise ValueError("must not be empty")
+    return raw.strip()
+
+
+_TYPES: dict[str, type] = {
+    field.name: bool if field.type in ("bool", bool) else str
+    for field in dataclasses.fields(Settings)
+}
+
+
+def _known_names() -> list[str]:
+    """Environment variable names of every setting."""
+    return [ENV_PREFIX + name.upper() for name in _TYPES]
+
+
+def _check_database_url(url: str) -> str:
+    """Why `url` is no usable SQLAlchemy URL for SQLite or PostgreSQL, or ''."""
+    try:
+        driver = make_url(url).get_backend_name()
+    except (ArgumentError, ValueError):
+        return f"ZAMIO_DATABASE_URL: not a database URL: {redact_url(url)}"
+    if driver not in DATABASE_DRIVERS:
+        return f"ZAMIO_DATABASE_URL: unsupported database {driver!r}, use sqlite or postgresql"
+    return ""
+
+
+def _check_scheme(name: str, url: str, schemes: tuple[str, ...]) -> str:
+    """Why `url` lacks one of `schemes` or a host, or ''."""
+    parts = urlsplit(url)
+    if parts.scheme not in schemes:
+        return f"{name}: scheme must be one of {', '.join(schemes)}: {redact_url(url)}"
+    if parts.scheme != "unix" and not parts.hostname:
+        return f"{name}: no host in {redact_url(url)}"
+    return ""

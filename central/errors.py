@@ -1,0 +1,21 @@
+"""Errors raised by central, one class per way things go wrong."""
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; `problems` lists every problem found, secrets redacted."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("invalid configuration:\n" + "\n".join(f"  - {p}" for p in problems))
+
+
+class SchemaError(Exception):
+    """The database schema does not match the code: behind (run `zamio db upgrade`) or newer."""
+
+
+class ManifestError(Exception):
+    """A catalogue manifest that cannot be read: missing, malformed, or with invalid entries."""
+
+
+class FingerprintVersionError(Exception):
+    """Hashes of one fingerprint version met an index or catalogue of another: never mixed."""

@@ -1,0 +1,1 @@
+"""Matching: the in-memory reference index and offset- and speed-consistent voting."""

@@ -1,0 +1,99 @@
+"""In-memory reference index: sorted hashes with packed (segment, frame) postings.
+
+Memory is 8 bytes per reference hash (uint32 hash + uint32 posting) plus a small segment table.
+A posting packs a segment number (high 18 bits) and a frame within the segment (low 14 bits);
+tracks longer than one segment (16384 frames, 8.7 min) simply use several segments, so no track
+length limit exists. The index is built once per process and answers queries with binary search,
+so a query never loads the catalogue.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_agent.fingerprint import FINGERPRINT_VERSION, Fingerprints
+
+SEGMENT_FRAME_BITS = 14
+SEGMENT_FRAMES = 1 << SEGMENT_FRAME_BITS
+SEGMENT_COUNT_MAX = 1 << (32 - SEGMENT_FRAME_BITS)
+
+
+@dataclass(frozen=True)
+class TrackRef:
+    """What the index knows about a registered track."""
+
+    track_id: int  # database id
+    external_id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class MatchIndex:
+    """Sorted reference hashes and where each occurs."""
+
+    fingerprint_version: int
+    hashes: np.ndarray  # uint32, sorted
+    postings: np.ndarray  # uint32, segment << 14 | frame within segment
+    segment_tracks: np.ndarray  # int32, segment -> index into `tracks`
+    segment_first_frames: np.ndarray  # int64, segment -> first frame of the track it covers
+    tracks: tuple[TrackRef, ...]
+
+    def __len__(self) -> int:
+        return int(self.hashes.shape[0])
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the arrays."""
+        return int(
+            self.hashes.nbytes
+            + self.postings.nbytes
+            + self.segment_tracks.nbytes
+            + self.segment_first_frames.nbytes
+        )
+
+
+def build_index(
+    entries: Iterable[tuple[TrackRef, Fingerprints]],
+    fingerprint_version: int = FINGERPRINT_VERSION,
+) -> MatchIndex:
+    """Index reference fingerprints; one pass over `entries`, then one sort."""
+    tracks: list[TrackRef] = []
+    hash_parts: list[np.ndarray] = []
+    posting_parts: list[np.ndarray] = []
+    seg_tracks: list[int] = []
+    seg_firsts: list[int] = []
+    for ref, prints in entries:
+        track_index = len(tracks)
+        tracks.append(ref)
+        frames = prints.anchor_frames.astype(np.int64)
+        seg_of_frame = frames >> SEGMENT_FRAME_BITS
+        segments = int(seg_of_frame.max()) + 1 if len(frames) else 0
+        base = len(seg_tracks)
+        if base + segments > SEGMENT_COUNT_MAX:
+            raise ValueError(f"index full: more than {SEGMENT_COUNT_MAX} segments")
+        seg_tracks += [track_index] * segments
+        seg_firsts += [s * SEGMENT_FRAMES for s in range(segments)]
+        postings = ((seg_of_frame + base) << SEGMENT_FRAME_BITS) | (frames & (SEGMENT_FRAMES - 1))
+        hash_parts.append(prints.hashes.astype(np.uint32, copy=False))
+        posting_parts.append(postings.astype(np.uint32))
+    hashes = np.concatenate(hash_parts) if hash_parts else np.zeros(0, np.uint32)
+    postings = np.concatenate(posting_parts) if posting_parts else np.zeros(0, np.uint32)
+    order = np.argsort(hashes, kind="stable")
+    return MatchIndex(
+        fingerprint_version=fingerprint_version,
+        hashes=hashes[order],
+        postings=postings[order],
+        segment_tracks=np.array(seg_tracks, dtype=np.int32),
+        segment_first_frames=np.array(seg_firsts, dtype=np.int64),
+        tracks=tuple(tracks),
+    )
+
+
+def decode_postings(index: MatchIndex, postings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Postings to (track index, frame in the track)."""
+    segment = (postings >> SEGMENT_FRAME_BITS).astype(np.int64)
+    frame = (postings & (SEGMENT_FRAMES - 1)).astype(np.int64)
+    return index.segment_tracks[segment], index.segment_first_frames[segment] + frame

@@ -1,0 +1,31 @@
+"""Build the matcher's index from the catalogue tables (the I/O shell around index.py)."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy.orm import Session
+
+from central.catalog.store import load_reference_fingerprints
+from central.matching.index import MatchIndex, TrackRef, build_index
+from edge_agent.fingerprint import FINGERPRINT_VERSION
+
+logger = logging.getLogger(__name__)
+
+
+def load_index(session: Session, fingerprint_version: int = FINGERPRINT_VERSION) -> MatchIndex:
+    """Every registered track's reference hashes of `fingerprint_version`, indexed."""
+    entries = (
+        (TrackRef(track_id, external_id, title), prints)
+        for track_id, external_id, title, prints in load_reference_fingerprints(
+            session, fingerprint_version
+        )
+    )
+    index = build_index(entries, fingerprint_version)
+    logger.info(
+        "index: %d tracks, %d hashes, %.1f MB",
+        len(index.tracks),
+        len(index),
+        index.nbytes / 1e6,
+    )
+    return index

@@ -1,0 +1,174 @@
+"""Turn per-window matches into plays: one track, one consistent alignment, at least 30 s on air.
+
+Rules (pure, over frozen dataclasses):
+- a match joins a group of the same track when it lies on the group's line
+  (reference frame = speed * broadcast frame + offset) within ALIGN_TOLERANCE_FRAMES, plus a
+  small allowance for speed error over the distance, and starts at most GAP_MAX_S after the
+  group's last evidence: DJ talk over an intro or a dropout does not split a play;
+- a group becomes a play only if at least one match in it is strong, its evidence adds up to
+  EVIDENCE_INLIERS_MIN, and it lasts PLAY_S_MIN: weak matches only widen the edges of plays that
+  strong evidence started, which puts start and end within a second or two;
+- the same track at another alignment is another group: played twice in a row is two plays;
+  a group overlapping a stronger group of the same track (a repeated chorus matching its other
+  occurrence) is dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from central.matching.index import TrackRef
+from central.matching.matcher import Match, confidence_for
+from edge_agent.fingerprint import FRAME_MS
+
+PLAY_S_MIN = 30.0
+GAP_MAX_S = 30.0
+ALIGN_TOLERANCE_FRAMES = 16.0
+ALIGN_DRIFT_PER_FRAME = 0.004  # speed uncertainty of one match, in frames per frame of distance
+EVIDENCE_INLIERS_MIN = 60
+EDGE_PAD_FRAMES = 8  # a hash's anchor precedes the last peak it covers: pad the end by ~0.25 s
+OVERLAP_SHARE_MAX = 0.5
+
+_FRAMES_PER_S = 1000.0 / FRAME_MS
+
+
+@dataclass(frozen=True)
+class Play:
+    """A track on air from start to end of the broadcast timeline, and how sure we are."""
+
+    track: TrackRef
+    start_frame: int
+    end_frame: int
+    speed_ratio: float
+    offset_frames: float  # reference frame = speed_ratio * broadcast frame + offset_frames
+    inliers: int  # evidence: hashes on the line, over all windows
+    matches: int  # windows that contributed
+
+    @property
+    def start_s(self) -> float:
+        """Start in seconds from the start of the stream."""
+        return self.start_frame / _FRAMES_PER_S
+
+    @property
+    def end_s(self) -> float:
+        """End in seconds from the start of the stream."""
+        return self.end_frame / _FRAMES_PER_S
+
+    @property
+    def duration_s(self) -> float:
+        """Seconds on air."""
+        return self.end_s - self.start_s
+
+    @property
+    def confidence(self) -> float:
+        """0..1, from the total evidence."""
+        return confidence_for(self.inliers / 2.0)
+
+
+@dataclass
+class _Group:
+    track: TrackRef
+    anchor: Match  # the strongest match so far: the group's line
+    members: list[Match] = field(default_factory=list)
+
+    @property
+    def last_frame(self) -> int:
+        return max(m.query_last_frame for m in self.members)
+
+    def accepts(self, m: Match) -> bool:
+        if m.track.track_id != self.track.track_id:
+            return False
+        if m.query_first_frame - self.last_frame > GAP_MAX_S * _FRAMES_PER_S:
+            return False
+        return self.misalignment(m) <= self.tolerance(m)
+
+    def misalignment(self, m: Match) -> float:
+        mid = 0.5 * (m.query_first_frame + m.query_last_frame)
+        return abs(self.anchor.reference_frame_at(mid) - m.reference_frame_at(mid))
+
+    def tolerance(self, m: Match) -> float:
+        anchor_mid = 0.5 * (self.anchor.query_first_frame + self.anchor.query_last_frame)
+        distance = abs(0.5 * (m.query_first_frame + m.query_last_frame) - anchor_mid)
+        return ALIGN_TOLERANCE_FRAMES + ALIGN_DRIFT_PER_FRAME * distance
+
+    def add(self, m: Match) -> None:
+        self.members.append(m)
+        if m.inliers > self.anchor.inliers:
+            self.anchor = m
+
+
+def group_matches(matches: Iterable[Match]) -> list[_Group]:
+    """Cluster matches by track and alignment, in broadcast order."""
+    groups: list[_Group] = []
+    for m in sorted(matches, key=lambda m: (m.query_first_frame, -m.inliers)):
+        fits = [g for g in groups if g.accepts(m)]
+        if fits:
+            min(fits, key=lambda g: g.misalignment(m)).add(m)
+        else:
+            groups.append(_Group(track=m.track, anchor=m, members=[m]))
+    return groups
+
+
+def _to_play(group: _Group) -> Play:
+    first = np.array([m.query_first_frame for m in group.members], dtype=np.float64)
+    last = np.array([m.query_last_frame for m in group.members], dtype=np.float64)
+    speed, offset = _fit_line(group)
+    return Play(
+        track=group.track,
+        start_frame=int(first.min()),
+        end_frame=int(last.max()) + EDGE_PAD_FRAMES,
+        speed_ratio=speed,
+        offset_frames=offset,
+        inliers=sum(m.inliers for m in group.members),
+        matches=len(group.members),
+    )
+
+
+def _fit_line(group: _Group) -> tuple[float, float]:
+    """One line through every member's inlier span, weighted by evidence."""
+    if len(group.members) < 2:
+        return group.anchor.speed_ratio, group.anchor.offset_frames
+    xs, ys, ws = [], [], []
+    for m in group.members:
+        for q in (m.query_first_frame, m.query_last_frame):
+            xs.append(q)
+            ys.append(m.reference_frame_at(q))
+            ws.append(m.inliers)
+    x, y, w = np.array(xs, float), np.array(ys, float), np.array(ws, float)
+    if np.ptp(x) < 1.0:
+        return group.anchor.speed_ratio, group.anchor.offset_frames
+    slope, intercept = np.polyfit(x, y, 1, w=np.sqrt(w))
+    return float(slope), float(intercept)
+
+
+def _qualifies(group: _Group) -> bool:
+    if not any(m.strong for m in group.members):
+        return False
+    if sum(m.inliers for m in group.members) < EVIDENCE_INLIERS_MIN:
+        return False
+    span_frames = group.last_frame + EDGE_PAD_FRAMES - min(m.query_first_frame for m in group.members)
+    return span_frames >= PLAY_S_MIN * _FRAMES_PER_S
+
+
+def _drop_shadowed(plays: list[Play]) -> list[Play]:
+    """Remove a play overlapping a stronger play of the same track (a repeated section)."""
+    kept: list[Play] = []
+    for p in sorted(plays, key=lambda p: -p.inliers):
+        if not any(_overlap_share(p, k) > OVERLAP_SHARE_MAX for k in kept if k.track == p.track):
+            kept.append(p)
+    return sorted(kept, key=lambda p: (p.start_frame, p.track.track_id))
+
+
+def _overlap_share(a: Play, b: Play) -> float:
+    overlap = min(a.end_frame, b.end_frame) - max(a.start_frame, b.start_frame)
+    shorter = min(a.end_frame - a.start_frame, b.end_frame - b.start_frame)
+    return max(overlap, 0) / max(shorter, 1)
+
+
+def build_plays(matches: Sequence[Match]) -> list[Play]:
+    """Plays from the matches of consecutive windows of one stream, in broadcast order."""
+    groups = [g for g in group_matches(matches) if _qualifies(g)]
+    return _drop_shadowed([_to_play(g) for g in groups])

@@ -1,0 +1,1 @@
+"""ZamIO edge agent: capture radio, fingerprint it, uplink hash batches; imports nothing here."""

@@ -1,0 +1,1 @@
+"""Future home of device enrolment: per-device credentials, topic permissions, install bundles."""

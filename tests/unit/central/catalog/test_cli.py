@@ -1,0 +1,139 @@
+"""Tests for `zamio catalog import` and `zamio catalog list` on SQLite."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flask import Flask
+from flask.testing import FlaskCliRunner
+
+from central import create_app
+from central.catalog import cli as catalog_cli
+from central.catalog import store
+from central.cli import cli
+from central.extensions import db
+from edge_agent.decode import decode_file
+from edge_agent.fingerprint import REFERENCE, fingerprint
+from tests import synth
+from tests.conftest import disposed
+
+
+@pytest.fixture
+def songs(tmp_path: Path) -> dict[str, Path]:
+    """Two synthesised songs of a few seconds each."""
+    return {
+        "song-a": synth.chord_wav(tmp_path / "a.wav", seed=11, duration_s=6.0),
+        "song-b": synth.chord_wav(tmp_path / "b.wav", seed=12, duration_s=7.0),
+    }
+
+
+def manifest_of(tmp_path: Path, songs: dict[str, Path], name: str = "m.json") -> Path:
+    """A manifest listing `songs` by relative path, with titles."""
+    tracks = [{"id": k, "path": p.name, "title": k.upper()} for k, p in songs.items()]
+    return synth.write_manifest(tmp_path / name, tracks)
+
+
+def test_import_registers_and_lists(
+    app: Flask, runner: FlaskCliRunner, songs: dict[str, Path], tmp_path: Path
+) -> None:
+    """New tracks are registered with their reference fingerprints and shown by list."""
+    result = runner.invoke(cli, ["catalog", "import", str(manifest_of(tmp_path, songs))])
+    assert result.exit_code == 0, result.output
+    assert "registered song-a: " in result.stdout
+    assert result.stdout.splitlines()[-1] == "summary: 2 registered, 0 skipped, 0 failed"
+    with app.app_context():
+        loaded = {e: fps for _, e, _, fps in store.load_reference_fingerprints(db.session, 1)}
+    expected = fingerprint(decode_file(songs["song-a"]), REFERENCE)
+    np.testing.assert_array_equal(loaded["song-a"].hashes, expected.hashes)
+    listed = runner.invoke(cli, ["catalog", "list", "--json"])
+    rows = json.loads(listed.stdout)
+    assert [(r["id"], r["title"], r["duration_s"]) for r in rows] == [
+        ("song-a", "SONG-A", 6.0),
+        ("song-b", "SONG-B", 7.0),
+    ]
+    assert rows[0]["hash_count"] == len(expected) > 0
+    table = runner.invoke(cli, ["catalog", "list"]).stdout.splitlines()
+    assert table[0].split() == ["ID", "TITLE", "ARTIST", "DURATION", "HASHES"]
+    assert table[1].split() == ["song-a", "SONG-A", "0:06", str(len(expected))]
+    assert table[-1] == "2 tracks"
+
+
+def test_duplicates_are_skipped_and_said_so(
+    runner: FlaskCliRunner, songs: dict[str, Path], tmp_path: Path
+) -> None:
+    """A known external id, or the same audio under a new id, is skipped with the reason."""
+    assert (
+        runner.invoke(cli, ["catalog", "import", str(manifest_of(tmp_path, songs))]).exit_code == 0
+    )
+    copy = shutil.copy(songs["song-b"], tmp_path / "b-copy.wav")
+    again = {**songs, "song-b-again": Path(copy)}
+    result = runner.invoke(cli, ["catalog", "import", str(manifest_of(tmp_path, again, "n.json"))])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert "skipped song-a: already registered (same external id)" in lines
+    assert "skipped song-b-again: same audio as registered track song-b" in lines
+    assert lines[-1] == "summary: 0 registered, 3 skipped, 0 failed"
+
+
+def test_bad_files_are_named_and_the_import_carries_on(
+    runner: FlaskCliRunner, songs: dict[str, Path], tmp_path: Path
+) -> None:
+    """Each unusable file is reported with its reason; the good ones still register; exit 0."""
+    bad = {
+        "corrupt": synth.corrupt_file(tmp_path / "corrupt.wav", seed=13),
+        "silent": synth.silent_wav(tmp_path / "silent.wav"),
+        "short": synth.chord_wav(tmp_path / "short.wav", seed=14, duration_s=1.0),
+        "missing": tmp_path / "missing.flac",
+    }
+    result = runner.invoke(cli, ["catalog", "import", str(manifest_of(tmp_path, bad | songs))])
+    assert result.exit_code == 0, result.output
+    failed = {
+        line.split(":")[0] for line in result.stdout.splitlines() if line.startswith("failed")
+    }
+    assert failed == {"failed corrupt", "failed silent", "failed short", "failed missing"}
+    assert "corrupt.wav: corrupt or undecodable" in result.stdout
+    assert "missing.flac: file not found" in result.stdout
+    assert result.stdout.splitlines()[-1] == "summary: 2 registered, 0 skipped, 4 failed"
+
+
+def test_track_checks_run_after_each_registration(
+    runner: FlaskCliRunner,
+    songs: dict[str, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every check in TRACK_CHECKS sees each new track and its fingerprints; its notes print."""
+    seen = []
+
+    def check(session, track, fingerprints):
+        seen.append((track.external_id, len(fingerprints) > 0, track.id is not None))
+        return [f"checked {track.external_id}"]
+
+    monkeypatch.setattr(catalog_cli, "TRACK_CHECKS", [check])
+    result = runner.invoke(cli, ["catalog", "import", str(manifest_of(tmp_path, songs))])
+    assert seen == [("song-a", True, True), ("song-b", True, True)]
+    assert "; checked song-b" in result.stdout
+
+
+def test_unreadable_manifest_exits_non_zero(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    """A manifest that cannot be parsed stops the import with exit code 1 and the reason."""
+    manifest = tmp_path / "broken.json"
+    manifest.write_text("{", encoding="utf-8")
+    result = runner.invoke(cli, ["catalog", "import", str(manifest)])
+    assert result.exit_code == 1
+    assert "broken.json: invalid JSON" in result.stderr
+
+
+def test_commands_refuse_a_schema_behind(tmp_path: Path) -> None:
+    """On a database that is behind (auto-upgrade off) the commands say to run the upgrade."""
+    app = create_app(
+        {"DATABASE_URL": f"sqlite:///{tmp_path / 'old.db'}", "DATABASE_AUTO_UPGRADE": False}
+    )
+    result = app.test_cli_runner().invoke(cli, ["catalog", "list"])
+    disposed(app)
+    assert result.exit_code == 1
+    assert "run `zamio db upgrade`" in result.stderr
