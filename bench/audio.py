@@ -1,4 +1,4 @@
-"""Audio I/O for the simulator: ffmpeg, sox and espeak-ng through subprocess, mono float32 arrays."""
+"""Audio I/O for the simulator: ffmpeg, sox and espeak-ng via subprocess, mono float32 arrays."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ FFMPEG = ("ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error")
 
 
 def run(command: list[str], input_bytes: bytes | None = None) -> bytes:
-    """Run `command`, feeding `input_bytes`; return its stdout or raise ToolError with its stderr."""
+    """Run `command` on `input_bytes`; return its stdout, or raise ToolError with its stderr."""
     try:
         done = subprocess.run(command, input=input_bytes, capture_output=True, check=False)
     except FileNotFoundError as exc:
@@ -42,7 +42,10 @@ def decode_segment(
     """Decode `duration_s` source seconds of `path` from `start_s`, resampled and/or stretched."""
     filters = ["aformat=channel_layouts=mono", f"aresample={sample_rate_hz}"]
     if speed_ratio != 1.0:  # radio style: play the samples faster, pitch and tempo together
-        filters += [f"asetrate={round(sample_rate_hz * speed_ratio)}", f"aresample={sample_rate_hz}"]
+        filters += [
+            f"asetrate={round(sample_rate_hz * speed_ratio)}",
+            f"aresample={sample_rate_hz}",
+        ]
     if tempo_ratio != 1.0:
         filters.append(f"atempo={tempo_ratio:.6f}")
     command = [*FFMPEG, "-ss", f"{start_s:.6f}", "-t", f"{duration_s:.6f}", "-i", path]

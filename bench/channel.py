@@ -1,4 +1,4 @@
-"""The broadcast channel: effects applied to the whole mix (compression, low-pass, noise, phone, MP3)."""
+"""The broadcast channel: effects on the whole mix (compression, low-pass, noise, phone, MP3)."""
 
 from __future__ import annotations
 
@@ -58,7 +58,9 @@ def compress(samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
 def lowpass(samples: np.ndarray, sample_rate_hz: int, cutoff_hz: float) -> np.ndarray:
     """Return `samples` low-passed at `cutoff_hz`; a no-op when that is above the Nyquist rate."""
     if cutoff_hz >= sample_rate_hz / 2:
-        logger.debug("channel: low-pass at %s Hz skipped at %s Hz sampling", cutoff_hz, sample_rate_hz)
+        logger.debug(
+            "channel: low-pass at %s Hz skipped at %s Hz sampling", cutoff_hz, sample_rate_hz
+        )
         return samples
     filtered = audio.sox(samples, sample_rate_hz, ["sinc", f"-{cutoff_hz:g}"])
     return audio.fit_length(filtered, len(samples))

@@ -25,7 +25,12 @@ WEATHER = ("sunny spells", "light showers", "heavy rain", "clear skies", "a warm
 DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 ROADS = ("Ring Road", "Spintex Road", "Tema Motorway", "Liberation Road", "Kanda Highway")
 NAMES = ("Kofi", "Ama", "Yaw", "Akosua", "Kwame", "Efua", "Kojo", "Abena")
-PRODUCTS = ("Golden Tree chocolate", "Sunshine mobile data", "Mama's kitchen jollof", "Blue Star soap")
+PRODUCTS = (
+    "Golden Tree chocolate",
+    "Sunshine mobile data",
+    "Mama's kitchen jollof",
+    "Blue Star soap",
+)
 TEMPLATES = (
     "You are listening to {station}, broadcasting live from {city}.",
     "It is {hour} o'clock on this lovely {day} and the music keeps on playing.",

@@ -10,4 +10,4 @@ class ManifestError(BenchError):
 
 
 class ToolError(BenchError):
-    """An external tool (ffmpeg, sox, espeak-ng, zamio) failed; the message carries its stderr tail."""
+    """An external tool (ffmpeg, sox, espeak-ng, zamio) failed; the message ends with its stderr."""

@@ -243,7 +243,9 @@ def _draft_item(rng: np.random.Generator, picker: _Picker, drafts: list[Draft]) 
     recent_ids = {d.track.track_id for d in drafts[-3:] if d.track is not None}
     if choice == "talk":
         duration_s = rng.uniform(*TALK_S_RANGE)
-        draft = Draft("talk", "cut", source_duration_s=duration_s, speech=dj.speech(rng, duration_s))
+        draft = Draft(
+            "talk", "cut", source_duration_s=duration_s, speech=dj.speech(rng, duration_s)
+        )
     elif choice == "snippet":
         draft = _snippet(rng, picker.snippet(recent_ids))
     elif choice == "heldout":

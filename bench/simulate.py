@@ -1,7 +1,8 @@
 """Broadcast simulator: renders a planned radio programme to FLAC and writes its ground truth.
 
     python bench/simulate.py --catalogue /var/tmp/zamio-corpus/catalogue.json \\
-        --heldout /var/tmp/zamio-corpus/heldout.json --preset fm --duration-s 3600 --seed 1 --out DIR
+        --heldout /var/tmp/zamio-corpus/heldout.json --preset fm --duration-s 3600 --seed 1 \\
+        --out DIR
 
 writes DIR/fm.flac (mono, 16-bit, 16 kHz by default) and DIR/fm.truth.json. What goes on air is
 planned in bench/programme.py; the truth format is described in bench/truth.py. Song effects
@@ -47,7 +48,9 @@ def load_tracks(path: Path, exclude_ids: frozenset[str] = frozenset()) -> list[T
     try:
         rows = json.loads(Path(path).read_text())["tracks"]
         tracks = [
-            Track(str(r["id"]), str(r.get("title", r["id"])), str(r["path"]), float(r["duration_s"]))
+            Track(
+                str(r["id"]), str(r.get("title", r["id"])), str(r["path"]), float(r["duration_s"])
+            )
             for r in rows
             if str(r["id"]) not in exclude_ids
         ]
@@ -72,7 +75,9 @@ def render(plan: Plan, sample_rate_hz: int, workers: int) -> np.ndarray:
         said = list(said)
     over = [(t, item) for item in plan.items for t in item.talk_overs]
     for (talk_over, _), samples in zip(over, said[: len(over)]):
-        _add_talk_over(programme, talk_over.start_s, talk_over.end_s, samples, talk_over.speech, sample_rate_hz)
+        _add_talk_over(
+            programme, talk_over.start_s, talk_over.end_s, samples, talk_over.speech, sample_rate_hz
+        )
     for item, samples in zip(talk, said[len(over) :]):
         _add(programme, item.start_s, _talk(item, samples, sample_rate_hz), sample_rate_hz)
     return programme
@@ -104,7 +109,12 @@ def _talk(item: Item, samples: np.ndarray, sample_rate_hz: int) -> np.ndarray:
 
 
 def _add_talk_over(
-    programme: np.ndarray, start_s: float, end_s: float, samples: np.ndarray, speech: Speech, sample_rate_hz: int
+    programme: np.ndarray,
+    start_s: float,
+    end_s: float,
+    samples: np.ndarray,
+    speech: Speech,
+    sample_rate_hz: int,
 ) -> None:
     """Mix speech over the music already in `programme`, `speech.level_db` above the music's RMS."""
     length = _span(start_s, end_s, sample_rate_hz)
@@ -112,7 +122,12 @@ def _add_talk_over(
     cut_fade_s = SPEECH_CUT_FADE_S if len(samples) > length else 0.0
     samples = fade(audio.fit_length(samples, length), 0.0, cut_fade_s, sample_rate_hz)
     music_rms = max(channel.rms(programme[first : first + length]), MUSIC_RMS_FLOOR)
-    _add(programme, start_s, _level(samples, music_rms * 10.0 ** (speech.level_db / 20.0)), sample_rate_hz)
+    _add(
+        programme,
+        start_s,
+        _level(samples, music_rms * 10.0 ** (speech.level_db / 20.0)),
+        sample_rate_hz,
+    )
 
 
 def _add(programme: np.ndarray, start_s: float, samples: np.ndarray, sample_rate_hz: int) -> None:
@@ -135,7 +150,9 @@ def _level(samples: np.ndarray, target_rms: float) -> np.ndarray:
     return (samples * (target_rms / current_rms)).astype(np.float32)
 
 
-def fade(samples: np.ndarray, fade_in_s: float, fade_out_s: float, sample_rate_hz: int) -> np.ndarray:
+def fade(
+    samples: np.ndarray, fade_in_s: float, fade_out_s: float, sample_rate_hz: int
+) -> np.ndarray:
     """Return `samples` with equal-power (sine) fades in and out; lengths clipped to the signal."""
     out = samples.astype(np.float32, copy=True)
     fade_in = min(round(fade_in_s * sample_rate_hz), len(out))
@@ -181,7 +198,11 @@ def _limit_peak(samples: np.ndarray, peak: float) -> np.ndarray:
 
 
 def _write(
-    plan: Plan, programme: np.ndarray, sample_rate_hz: int, out_dir: Path, manifests: tuple[Path, Path]
+    plan: Plan,
+    programme: np.ndarray,
+    sample_rate_hz: int,
+    out_dir: Path,
+    manifests: tuple[Path, Path],
 ) -> tuple[Path, Path]:
     """Write the FLAC, then the truth JSON (its presence marks a complete pair)."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -189,6 +210,8 @@ def _write(
     truth_path = out_dir / f"{plan.preset.name}.truth.json"
     audio.write_flac(audio_path, programme, sample_rate_hz)
     document = truth.truth(plan, sample_rate_hz)
+    for problem in truth.check_truth(document):
+        logger.warning("simulate %s: truth: %s", plan.preset.name, problem)
     document["audio"] = audio_path.name
     document["catalogue_manifest"], document["heldout_manifest"] = (str(p) for p in manifests)
     partial = truth_path.with_name(truth_path.name + ".part")
@@ -201,13 +224,17 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Return the command-line options."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--catalogue", type=Path, required=True, help="manifest of catalogue music")
-    parser.add_argument("--heldout", type=Path, required=True, help="manifest of music never to log")
+    parser.add_argument(
+        "--heldout", type=Path, required=True, help="manifest of music never to log"
+    )
     parser.add_argument("--preset", choices=list(PRESETS), default="clean")
     parser.add_argument("--duration-s", type=float, default=3600.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--out", type=Path, required=True, help="output directory")
     parser.add_argument("--sample-rate-hz", type=int, default=SAMPLE_RATE_HZ)
-    parser.add_argument("--near-duplicates", type=Path, help='JSON whose "exclude" keys are left out')
+    parser.add_argument(
+        "--near-duplicates", type=Path, help='JSON whose "exclude" keys are left out'
+    )
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     if args.sample_rate_hz < SAMPLE_RATE_HZ_MIN:
@@ -234,7 +261,11 @@ def main(argv: list[str] | None = None) -> int:
         args.sample_rate_hz, exclude_ids(args.near_duplicates),
     )  # fmt: skip
     summary = json.loads(truth_path.read_text())["summary"]
-    print(json.dumps({"audio": str(audio_path), "truth": str(truth_path), "summary": summary}, indent=1))
+    print(
+        json.dumps(
+            {"audio": str(audio_path), "truth": str(truth_path), "summary": summary}, indent=1
+        )
+    )
     return 0
 
 

@@ -8,7 +8,7 @@ factor times the tempo factor; `pitch_ratio` is the resampling factor alone (1.0
 
 from __future__ import annotations
 
-from bench.programme import Item, Plan
+from bench.programme import CROSSFADE_S_RANGE, HOUR_S, Item, Plan
 
 TRUTH_VERSION = 1
 PLAY_S_MIN = 30.0  # catalogue music on air at least this long is a play to be logged
@@ -91,7 +91,9 @@ def summary(plan: Plan, rows: dict[str, list[dict]]) -> dict:
     """Return counts and seconds per category, plus crossfades and back-to-back repeats."""
     out: dict = {name: len(rows[name]) for name in rows}
     for name in rows:
-        out[f"{name}_s"] = _r(sum(row["duration_s"] for row in rows[name] if row.get("over") is None))
+        out[f"{name}_s"] = _r(
+            sum(row["duration_s"] for row in rows[name] if row.get("over") is None)
+        )
     out["talk_over"] = sum(len(item.talk_overs) for item in plan.items)
     out["crossfades"] = sum(1 for item in plan.items[1:] if item.draft.transition == "crossfade")
     out["silences"] = sum(1 for item in plan.items[1:] if item.draft.transition == "silence")
@@ -101,9 +103,35 @@ def summary(plan: Plan, rows: dict[str, list[dict]]) -> dict:
 
 def back_to_back_repeats(plays: list[dict]) -> int:
     """Count plays that follow a play of the same track with no other logged play between."""
-    return sum(1 for a, b in zip(plays, plays[1:]) if a["track_id"] == b["track_id"] and b["repeat"])
+    return sum(
+        1 for a, b in zip(plays, plays[1:]) if a["track_id"] == b["track_id"] and b["repeat"]
+    )
 
 
 def _r(value_s: float) -> float:
     """Round seconds to the millisecond."""
     return round(float(value_s), 3)
+
+
+def check_truth(document: dict) -> list[str]:
+    """Return every broken invariant of a truth document (an empty list when it is sound)."""
+    problems = []
+    duration_s = document["duration_s"]
+    music = [*document["plays"], *document["short"], *document["heldout"]]
+    for row in music + document["talk"]:
+        if not 0.0 <= row["start_s"] < row["end_s"] <= duration_s + 1e-6:
+            problems.append(f"interval out of the programme: {row}")
+    problems += [f"play under {PLAY_S_MIN} s: {r}" for r in document["plays"] if _short(r)]
+    problems += [f"short segment not short: {r}" for r in document["short"] if not _short(r)]
+    music.sort(key=lambda row: row["start_s"])
+    for a, b in zip(music, music[1:]):
+        if a["end_s"] - b["start_s"] > CROSSFADE_S_RANGE[1] + 1e-6:
+            problems.append(f"music overlaps more than a crossfade: {a} / {b}")
+    if duration_s >= HOUR_S and back_to_back_repeats(document["plays"]) < duration_s // HOUR_S:
+        problems.append("fewer back-to-back repeats than full hours")
+    return problems
+
+
+def _short(row: dict) -> bool:
+    """Tell whether a row is on air for less than PLAY_S_MIN."""
+    return row["end_s"] - row["start_s"] < PLAY_S_MIN

@@ -4,7 +4,8 @@ Pipeline (one stage per function, audfprint/Olaf style):
 
     samples (mono float32, 8 kHz)
       -> frames        Hann window 1024 samples (128 ms), hop 256 samples (32 ms)
-      -> spectrogram   power on a log-frequency axis: 24 bins per octave, 200..3800 Hz (103 bins)
+      -> spectrogram   power on a log-frequency axis: 24 bins per octave, 200..3800 Hz (103 bins),
+                       smoothed [1, 2, 1] over frames so peaks barely depend on the frame grid
       -> candidates    local maxima over +-4 frames x +-3 bins, above an absolute floor
       -> peaks         candidates ranked by prominence over the local spectral mean; a candidate is
                        kept when fewer than `peaks_per_window_max` candidates within +-8 frames rank
@@ -51,7 +52,7 @@ import scipy.fft
 from scipy import sparse
 from scipy.ndimage import maximum_filter1d, uniform_filter1d
 
-FINGERPRINT_VERSION = 1
+FINGERPRINT_VERSION = 2  # 2: band power smoothed [1, 2, 1] over time before peak picking
 
 SAMPLE_RATE_HZ = 8000
 FFT_SAMPLES = 1024
@@ -201,8 +202,8 @@ def log_filterbank() -> tuple[sparse.csr_matrix, int, int]:
     return matrix, first, stop
 
 
-def spectrogram(samples: np.ndarray) -> np.ndarray:
-    """Log-frequency power in dB, one row per complete frame: (frames, BIN_COUNT) float32."""
+def band_power(samples: np.ndarray) -> np.ndarray:
+    """Log-frequency band power (linear), one row per complete frame: (frames, BIN_COUNT)."""
     frame_count = frame_count_for(len(samples))
     if frame_count == 0:
         return np.zeros((0, BIN_COUNT), np.float32)
@@ -212,8 +213,31 @@ def spectrogram(samples: np.ndarray) -> np.ndarray:
     matrix, first, stop = log_filterbank()
     band = spectrum[:, first:stop]
     power = band.real * band.real + band.imag * band.imag
-    log_power = (matrix @ power.T).T
-    return (10.0 * np.log10(log_power + 1e-12)).astype(np.float32)
+    return (matrix @ power.T).T.astype(np.float32)
+
+
+def smooth_to_db(power: np.ndarray, power_first: int, lo: int, hi: int, frames_total: int):
+    """Frames lo..hi-1 smoothed [1, 2, 1] over time, in dB; `power` row 0 is frame power_first.
+
+    Smoothing makes peaks nearly independent of where the frame grid falls in the audio (the
+    edge never shares the catalogue's grid). A missing neighbour (stream start or end) drops out
+    of the average. `power` must hold frames lo-1..hi where they exist.
+    """
+    t = np.arange(lo, hi)
+    last = power_first + len(power) - 1
+    centre = power[t - power_first]
+    has_prev = (t > 0)[:, None]
+    has_next = (t + 1 < frames_total)[:, None]
+    prev = power[np.maximum(t - 1, power_first) - power_first] * has_prev
+    nxt = power[np.minimum(t + 1, last) - power_first] * has_next
+    smoothed = (2.0 * centre + prev + nxt) / (2.0 + has_prev + has_next)
+    return (10.0 * np.log10(smoothed + 1e-12)).astype(np.float32)
+
+
+def spectrogram(samples: np.ndarray) -> np.ndarray:
+    """Smoothed log-frequency power in dB of a whole signal: (frames, BIN_COUNT) float32."""
+    power = band_power(samples)
+    return smooth_to_db(power, 0, 0, len(power), len(power))
 
 
 def frame_count_for(sample_count: int) -> int:
@@ -389,9 +413,12 @@ class StreamingFingerprinter:
     def __init__(self, params: FingerprintParams = QUERY) -> None:
         self.params = params
         self._samples = np.zeros(0, np.float32)  # from the start of the next frame on
+        self._power = np.zeros((0, BIN_COUNT), np.float32)  # rows from frame _power_first on
+        self._power_first = 0
         self._spec = np.zeros((0, BIN_COUNT), np.float32)  # rows from frame _spec_first on
         self._spec_first = 0
         self._frames_total = 0  # frames computed so far
+        self._spec_until = 0  # smoothed rows exist for frames < this
         self._candidates_until = 0  # candidates final for frames < this
         self._candidates = Peaks.empty()
         self._peaks_until = 0  # peaks final for frames < this
@@ -409,21 +436,35 @@ class StreamingFingerprinter:
         assert not self._finished, "feed after flush"
         samples = np.asarray(samples, dtype=np.float32).reshape(-1)
         self._samples = np.concatenate([self._samples, samples])
-        new_rows = spectrogram(self._samples)
-        consumed = len(new_rows) * HOP_SAMPLES
-        self._samples = self._samples[consumed:]
-        self._spec = np.concatenate([self._spec, new_rows])
+        new_rows = band_power(self._samples)
+        self._samples = self._samples[len(new_rows) * HOP_SAMPLES :]
+        self._power = np.concatenate([self._power, new_rows])
         self._frames_total += len(new_rows)
+        self._smooth(self._frames_total - 1)  # the newest frame waits for its successor
         return self._advance(final=False)
 
     def flush(self) -> Fingerprints:
         """End of stream: decide everything still pending; the fingerprinter is then spent."""
+        self._smooth(self._frames_total)
         out = self._advance(final=True)
         self._finished = True
         return out
 
+    def _smooth(self, until: int) -> None:
+        if until <= self._spec_until:
+            return
+        rows = smooth_to_db(
+            self._power, self._power_first, self._spec_until, until, self._frames_total
+        )
+        self._spec = np.concatenate([self._spec, rows])
+        self._spec_until = until
+        drop = until - 1 - self._power_first  # keep the row before the next one to smooth
+        if drop > 0:
+            self._power = self._power[drop:]
+            self._power_first += drop
+
     def _advance(self, final: bool) -> Fingerprints:
-        total = self._frames_total
+        total = self._spec_until
         cand_until = total if final else total - PEAK_NEIGHBOUR_FRAMES
         if cand_until > self._candidates_until:
             self._add_candidates(cand_until)

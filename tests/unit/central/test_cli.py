@@ -5,7 +5,6 @@ from __future__ import annotations
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskCliRunner
-
 from sqlalchemy import inspect
 
 from central import schema
@@ -27,7 +26,7 @@ def test_help_lists_domain_commands() -> None:
 
 
 def test_db_group_downgrades_and_upgrades(app: Flask, runner: FlaskCliRunner) -> None:
-    """`zamio db downgrade base` and `zamio db upgrade` (Flask-Migrate) use the packaged migrations."""
+    """`zamio db downgrade` and `zamio db upgrade` (Flask-Migrate) use the packaged migrations."""
     assert runner.invoke(cli, ["db", "downgrade", "base"]).exit_code == 0
     with app.app_context():
         assert "track" not in inspect(db.engine).get_table_names()

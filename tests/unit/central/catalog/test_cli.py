@@ -17,7 +17,7 @@ from central.catalog import store
 from central.cli import cli
 from central.extensions import db
 from edge_agent.decode import decode_file
-from edge_agent.fingerprint import REFERENCE, fingerprint
+from edge_agent.fingerprint import FINGERPRINT_VERSION, REFERENCE, fingerprint
 from tests import synth
 from tests.conftest import disposed
 
@@ -46,7 +46,10 @@ def test_import_registers_and_lists(
     assert "registered song-a: " in result.stdout
     assert result.stdout.splitlines()[-1] == "summary: 2 registered, 0 skipped, 0 failed"
     with app.app_context():
-        loaded = {e: fps for _, e, _, fps in store.load_reference_fingerprints(db.session, 1)}
+        loaded = {
+            e: fps
+            for _, e, _, fps in store.load_reference_fingerprints(db.session, FINGERPRINT_VERSION)
+        }
     expected = fingerprint(decode_file(songs["song-a"]), REFERENCE)
     np.testing.assert_array_equal(loaded["song-a"].hashes, expected.hashes)
     listed = runner.invoke(cli, ["catalog", "list", "--json"])
