@@ -223,3 +223,356 @@ def query_window(excerpt: np.ndarray) -> Fingerprints:
         inside, WINDOW_FRAMES, source=source, frame_start=lo, frame_end=hi
     )
     return Fingerprints(batch.hashes, batch.anchor_frames)
+# ---------------------------------------------------------------------------------------------
+# Section 1: fingerprinting speed
+
+
+def fingerprint_section(results: list[TrackResult], repeats: int, cpu: int) -> tuple[str, dict]:
+    """x real time per params and feeding: corpus-wide per repeat, and the slowest track."""
+    audio_s = sum(r.duration_s for r in results)
+    durations_s = np.array([r.duration_s for r in results])
+    rows, data = [], {}
+    for params_name, feeding in MODES:
+        label = mode_label(params_name, feeding)
+        per_repeat = np.array([r.times_s[label] for r in results])  # (tracks, repeats)
+        corpus_x = audio_s / per_repeat.sum(axis=0)
+        track_x = durations_s / np.median(per_repeat, axis=1)
+        median_x = float(np.median(corpus_x))
+        rows.append([params_name, feeding, median_x, float(corpus_x.max()), float(corpus_x.min()),
+                     float(track_x.min()), 3600.0 / median_x])  # fmt: skip
+        data[label] = {"x_real_time_median": median_x, "x_real_time_best": float(corpus_x.max()),
+                       "x_real_time_worst": float(corpus_x.min()),
+                       "slowest_track_x_real_time": float(track_x.min()),
+                       "cpu_s_per_station_hour": 3600.0 / median_x}  # fmt: skip
+    decode_s = sum(r.decode_s for r in results)
+    for params_name, feeding in (("QUERY", "1 s chunks"), ("REFERENCE", "whole")):
+        label = mode_label(params_name, feeding)
+        fingerprint_s = audio_s / data[label]["x_real_time_median"]
+        x = audio_s / (decode_s + fingerprint_s)
+        rows.append([params_name, f"{feeding} + ffmpeg decode", x, "", "", "", 3600.0 / x])
+        data[label + " + decode"] = {"x_real_time_median": x}
+    rows.append(["(decode only)", "ffmpeg -> 8 kHz mono", audio_s / decode_s, "", "", "",
+                 3600.0 * decode_s / audio_s])  # fmt: skip
+    data["decode_only"] = {"x_real_time": audio_s / decode_s}
+    title = (
+        f"1. Fingerprinting speed on one core (pinned to cpu {cpu}, BLAS/OMP threads 1): "
+        f"{len(results)} tracks, {audio_s / 3600:.2f} h of audio, {repeats} repeats; "
+        "x real time = audio seconds per wall second; target >= 1,500x (QUERY, 1 s chunks)"
+    )
+    headers = ["params", "feeding", "x RT median", "x RT best", "x RT worst", "slowest track",
+               "CPU s per station-h"]  # fmt: skip
+    return table(title, headers, rows), data
+
+
+# ---------------------------------------------------------------------------------------------
+# Section 2: upload bytes
+
+
+def mqtt_publish_overhead_bytes(payload_bytes: int) -> int:
+    """MQTT 3.1.1 PUBLISH at QoS 1: fixed header, remaining length, topic, packet id."""
+    remaining = 2 + len(TOPIC) + 2 + payload_bytes
+    length_bytes = 1 + (remaining >= 128) + (remaining >= 16384) + (remaining >= 2097152)
+    return 1 + length_bytes + 2 + len(TOPIC) + 2
+
+
+def upload_section(results: list[TrackResult]) -> tuple[str, dict]:
+    """Encoded QUERY batches per station-hour, and hashes per second."""
+    source = BatchSource(DEVICE_ID, SOURCE_ID, FINGERPRINT_VERSION, STREAM_START_MS,
+                         ClockSyncState.SYNCED)  # fmt: skip
+    sizes, counts, encode_s = [], [], []
+    for r in results:
+        batches = batches_from_fingerprints(
+            r.query, WINDOW_FRAMES, source=source, frame_end=r.query_frame_end
+        )
+        for batch in batches:
+            started = time.perf_counter()
+            sizes.append(len(encode_batch(batch)))
+            encode_s.append(time.perf_counter() - started)
+            counts.append(len(batch))
+    hours = sum(r.duration_s for r in results) / 3600
+    payload_mb_h = sum(sizes) / 1e6 / hours
+    mqtt_mb_h = sum(s + mqtt_publish_overhead_bytes(s) for s in sizes) / 1e6 / hours
+    title = (
+        f"2a. Upload per station-hour: QUERY hashes of {len(results)} tracks ({hours:.2f} h) in "
+        f"{len(sizes):,} batches of {WINDOW_FRAMES} frames; target <= 0.5 MB per station-hour"
+    )
+    headers = ["what", "MB per station-h", "bytes per batch p50", "p95", "bytes per hash"]
+    rows = [
+        ["encode_batch payload", payload_mb_h, pct(sizes, 50), pct(sizes, 95),
+         sum(sizes) / max(sum(counts), 1)],
+        [f"+ MQTT PUBLISH header (QoS 1, topic {len(TOPIC)} B)", mqtt_mb_h, "", "", ""],
+    ]  # fmt: skip
+    data = {"payload_mb_per_station_hour": payload_mb_h, "with_mqtt_mb_per_station_hour": mqtt_mb_h,
+            "batches": len(sizes), "bytes_per_batch_p50": pct(sizes, 50),
+            "encode_batch_us_p50": 1e6 * pct(encode_s, 50)}  # fmt: skip
+    text = table(title, headers, rows) + "\n\n" + hashes_table(results, counts, data)
+    return text, data
+
+
+def hashes_table(results: list[TrackResult], counts: list[int], data: dict) -> str:
+    """Hashes per second (QUERY sent, REFERENCE indexed) and hashes per batch."""
+    audio_s = sum(r.duration_s for r in results)
+    rows = []
+    for name, get in (("QUERY", lambda r: len(r.query)), ("REFERENCE", lambda r: len(r.reference))):
+        per_track = [get(r) / r.duration_s for r in results]
+        mean = sum(get(r) for r in results) / audio_s
+        rows.append([name, mean, pct(per_track, 5), pct(per_track, 50), pct(per_track, 95)])
+        data[f"{name.lower()}_hashes_per_s"] = mean
+    data["hashes_per_batch"] = {"p50": pct(counts, 50), "p95": pct(counts, 95), "max": max(counts)}
+    title = (
+        f"2b. Hashes per second of audio (tracks p5/p50/p95); per {WINDOW_FRAMES}-frame batch "
+        f"p50 {pct(counts, 50):.0f}, p95 {pct(counts, 95):.0f}, max {max(counts)} "
+        f"(HASHES_PER_BATCH_MAX {HASHES_PER_BATCH_MAX}); encode_batch "
+        f"{data['encode_batch_us_p50']:.0f} us per batch"
+    )
+    return table(title, ["params", "mean /s", "track p5", "p50", "p95"], rows)
+
+
+# ---------------------------------------------------------------------------------------------
+# Section 3: query latency and index memory as the catalogue grows
+
+
+def synthetic_track(rng: np.random.Generator, pool: np.ndarray, shapes: np.ndarray) -> Fingerprints:
+    """Real hash values resampled with replacement, at a real track's length and density."""
+    duration_s, density = shapes[rng.integers(len(shapes))]
+    duration_s *= rng.uniform(0.8, 1.25)
+    count = int(round(duration_s * density))
+    frames = int(duration_s * 1000 / FRAME_MS)
+    hashes = pool[rng.integers(0, len(pool), count)]
+    anchors = np.sort(rng.integers(0, frames, count)).astype(np.uint32)
+    return Fingerprints(hashes, anchors)
+
+
+@dataclass(frozen=True)
+class SizeJob:
+    """Everything a fresh process needs to build one catalogue size and time its queries."""
+
+    size: int
+    real: list[tuple[int, str, str, np.ndarray, np.ndarray]]  # id, external id, title, prints
+    pool: np.ndarray  # uint32: every real REFERENCE hash
+    shapes: np.ndarray  # (duration_s, hashes per second) of each real track
+    queries: list[dict]
+    rounds: int
+    seed: int
+
+
+def entries(job: SizeJob, synth_s: list[float]) -> Iterator[tuple[TrackRef, Fingerprints]]:
+    """The real tracks, then synthetic ones made one at a time (bounded memory)."""
+    for track_id, external_id, title, hashes, anchors in job.real:
+        yield TrackRef(track_id, external_id, title), Fingerprints(hashes, anchors)
+    rng = np.random.default_rng(job.seed)  # the same seed: each size extends the smaller ones
+    for k in range(job.size - len(job.real)):
+        started = time.perf_counter()
+        prints = synthetic_track(rng, job.pool, job.shapes)
+        synth_s[0] += time.perf_counter() - started
+        yield TrackRef(SYNTHETIC_TRACK_ID_FIRST + k, f"synthetic-{k}", f"synthetic {k}"), prints
+
+
+def measure_size(job: SizeJob) -> dict:
+    """Build the index (peak RSS is this process's own) and time every query `rounds` times."""
+    rss_before_mb, _ = rss_mb()
+    synth_s = [0.0]
+    started = time.perf_counter()
+    index = build_index(entries(job, synth_s))
+    build_s = time.perf_counter() - started
+    rss_after_mb, peak_mb = rss_mb()
+    queries = [Fingerprints(q["hashes"], q["anchors"]) for q in job.queries]
+    for query in queries[:5]:  # warm-up
+        matcher.match_window(index, query)
+    latencies_s: list[float] = []
+    best: list[matcher.Match | None] = [None] * len(queries)
+    for _ in range(job.rounds):
+        for i, query in enumerate(queries):
+            started = time.perf_counter()
+            found = matcher.match_window(index, query)
+            latencies_s.append(time.perf_counter() - started)
+            best[i] = found[0] if found else None
+    return {"tracks": len(index.tracks), "index_hashes": len(index), "build_s": build_s - synth_s[0],
+            "synthesis_s": synth_s[0], "index_mb": index.nbytes / 1e6,
+            "rss_before_build_mb": rss_before_mb, "rss_after_build_mb": rss_after_mb,
+            "peak_rss_mb": peak_mb, "latency_ms_p50": 1e3 * pct(latencies_s, 50),
+            "latency_ms_p95": 1e3 * pct(latencies_s, 95), "latency_ms_max": 1e3 * max(latencies_s),
+            **accuracy(job.queries, best), **lookup_stats(index, job)}  # fmt: skip
+
+
+def accuracy(queries: list[dict], best: list[matcher.Match | None]) -> dict:
+    """Fraction of queries whose best match is the right track (and at the right place)."""
+    out = {}
+    for speed in SPEEDS:
+        right, placed, inliers = 0, 0, []
+        chosen = [(q, m) for q, m in zip(queries, best) if q["speed"] == speed]
+        for query, match in chosen:
+            if match is None or match.track.track_id != query["track_id"]:
+                continue
+            right += 1
+            inliers.append(match.inliers)
+            mid = 0.5 * (int(query["anchors"].min()) + int(query["anchors"].max()))
+            truth = query["ref_frame_at_0"] + speed * mid
+            placed += abs(match.reference_frame_at(mid) - truth) <= OFFSET_TOLERANCE_FRAMES
+        key = f"speed_{speed:g}"
+        out[f"top1_{key}"] = right / len(chosen)
+        out[f"top1_placed_{key}"] = placed / len(chosen)
+        out[f"inliers_p50_{key}"] = pct(inliers, 50)
+    return out
+
+
+def lookup_stats(index: MatchIndex, job: SizeJob) -> dict:
+    """Candidate pairs per query, query hashes dropped as too common, collisions per M hashes."""
+    position = {ref.track_id: i for i, ref in enumerate(index.tracks)}
+    own_hashes = {track_id: len(hashes) for track_id, _, _, hashes, _ in job.real}
+    pairs, dropped, rates = [], [], []
+    for q in job.queries:
+        query = Fingerprints(q["hashes"], q["anchors"])
+        counts = probe_counts(index.hashes, query.hashes)
+        found = matcher.lookup(index, query)
+        own = int(np.count_nonzero(found.track_index == position[q["track_id"]]))
+        pairs.append(len(found.query_index))
+        dropped.append(float(np.mean(counts > matcher.POSTINGS_PER_HASH_MAX)))
+        foreign_m = (len(index) - own_hashes[q["track_id"]]) / 1e6
+        rates.append((float(counts.sum()) - own) / (len(counts) * foreign_m))
+    return {"pairs_per_query_p50": pct(pairs, 50), "pairs_per_query_p95": pct(pairs, 95),
+            "query_hashes_dropped": float(np.mean(dropped)),
+            "collisions_per_query_hash_per_m": float(np.mean(rates)),
+            "query_hashes_p50": pct([len(q["hashes"]) for q in job.queries], 50)}  # fmt: skip
+
+
+def model_check(results: list[TrackResult], rng: np.random.Generator) -> tuple[str, dict]:
+    """Two-fold check of the synthetic model on real music: collisions of unseen real tracks."""
+    rows, data = [], {}
+    for fold in (0, 1):
+        queries = np.concatenate([r.query.hashes for i, r in enumerate(results) if i % 2 != fold])
+        real = np.concatenate([r.reference.hashes for i, r in enumerate(results) if i % 2 == fold])
+        resampled = real[rng.integers(0, len(real), len(real))]
+        low_bits = real[rng.integers(0, len(real), len(real))] & np.uint32(0x3F)
+        rerandomised = (resampled & ~np.uint32(0x3F)) | low_bits
+        for name, hashes in (("real tracks (unseen by the queries)", real),
+                             ("resampled real values (used)", resampled),
+                             ("resampled, low 6 bits redrawn", rerandomised)):  # fmt: skip
+            counts = probe_counts(np.sort(hashes), queries) / (len(hashes) / 1e6)
+            row = data.setdefault(name, [])
+            row.append([float(counts.mean()), pct(counts, 50), pct(counts, 99)])
+    for name, folds in data.items():
+        rows.append([name, *np.mean(folds, axis=0).tolist()])
+    title = (
+        "3a. Synthetic model check (two folds of the real tracks): postings hit per QUERY hash "
+        "probe (+-1 ratio), per million index hashes"
+    )
+    return table(title, ["index made of", "mean", "p50", "p99"], rows), data
+
+
+def probe_counts(sorted_hashes: np.ndarray, query_hashes: np.ndarray) -> np.ndarray:
+    """Postings each query hash reaches with the matcher's +-1 probe on the ratio field."""
+    h = query_hashes.astype(np.int64)
+    ratio = h & matcher.RATIO_MASK
+    lo = np.searchsorted(sorted_hashes, h - (ratio > 0), "left")
+    hi = np.searchsorted(sorted_hashes, h + (ratio < matcher.RATIO_MASK), "right")
+    return (hi - lo).astype(np.float64)
+
+
+def query_section(results: list[TrackResult], sizes: list[int], rounds: int) -> tuple[str, dict]:
+    """One fresh process per catalogue size; a table of latency, accuracy and memory."""
+    real = [(r.track_id, r.external_id, r.title, r.reference.hashes, r.reference.anchor_frames)
+            for r in results]  # fmt: skip
+    pool = np.concatenate([r.reference.hashes for r in results])
+    shapes = np.array([(r.duration_s, len(r.reference) / r.duration_s) for r in results])
+    queries = [q for r in results for q in r.queries]
+    rows, data = [], []
+    for size in sizes:
+        job = SizeJob(size, real, pool, shapes, queries, rounds, SEED)
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(1, mp_context=context) as executor:
+            m = executor.submit(measure_size, job).result()
+        data.append(m)
+        print(f"  {m['tracks']:,} tracks: p50 {m['latency_ms_p50']:.1f} ms", file=sys.stderr)
+        rows.append([m["tracks"], m["index_hashes"] / 1e6, m["build_s"], m["index_mb"],
+                     m["rss_before_build_mb"], m["rss_after_build_mb"], m["peak_rss_mb"],
+                     m["latency_ms_p50"], m["latency_ms_p95"], m["pairs_per_query_p50"],
+                     m["query_hashes_dropped"], m["collisions_per_query_hash_per_m"],
+                     m["top1_speed_1"], m["top1_speed_1.03"], m["top1_placed_speed_1.03"],
+                     m["inliers_p50_speed_1"], m["inliers_p50_speed_1.03"]])  # fmt: skip
+    title = (
+        f"3b. Query latency of one {WINDOW_FRAMES}-frame window and index memory: {len(queries)} "
+        f"real windows ({EXCERPTS_PER_TRACK} per track, each clean and +3 % speed), "
+        f"{rounds} rounds; synthetic tracks beyond {len(results)}; targets at 10,000 tracks: "
+        "p50 <= 10 ms, memory <= 1.5 GB"
+    )
+    headers = ["tracks", "M hashes", "build s", "index MB", "RSS0 MB", "RSS MB", "peak MB",
+               "p50 ms", "p95 ms", "pairs p50", "q dropped", "coll/M", "top1 1.00",
+               "top1 1.03", "placed 1.03", "inl 1.00", "inl 1.03"]  # fmt: skip
+    notes = (
+        "   build s excludes making the synthetic tracks; RSS0: before the build (Python, numpy "
+        "and the job); RSS: after it; peak: ru_maxrss of the process.\n"
+        "   pairs: (query hash, posting) pairs per window; q dropped: query hashes skipped as "
+        f"reaching > {matcher.POSTINGS_PER_HASH_MAX} postings; coll/M: postings of other tracks "
+        "hit per query hash per million index hashes (constant if synthetic = real statistics).\n"
+        "   top1: best match is the right track; placed: and within 0.5 s of the right offset; "
+        "inl: median inliers of right matches."
+    )
+    return table(title, headers, rows) + "\n" + notes, {"sizes": data}
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command-line options."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sections", default=",".join(SECTIONS), help="comma-separated subset")
+    parser.add_argument("--catalogue", type=Path, default=CATALOGUE)
+    parser.add_argument("--tracks", type=int, help="a seeded sample of this many corpus tracks")
+    parser.add_argument("--repeats", type=int, default=3, help="fingerprint and query rounds")
+    parser.add_argument("--sizes", default="61,1000,3000,10000", help="catalogue sizes, tracks")
+    parser.add_argument("--out", type=Path, default=OUT, help="JSON results")
+    args = parser.parse_args(argv)
+    args.sections = [s for s in args.sections.split(",") if s]
+    unknown = set(args.sections) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections {sorted(unknown)}; choose from {SECTIONS}")
+    args.sizes = sorted({int(s) for s in args.sizes.split(",") if s})
+    if args.repeats < 1 or (args.tracks is not None and args.tracks < 2):
+        parser.error("--repeats must be >= 1 and --tracks >= 2")
+    return args
+
+
+def pin_one_core() -> int:
+    """Run on one CPU (the last allowed): the x real time figures are per core."""
+    cpu = max(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {cpu})
+    return cpu
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen sections, print their tables, write the JSON."""
+    args = parse_args(argv)
+    cpu = pin_one_core()
+    rng = np.random.default_rng(SEED)
+    tracks = json.loads(args.catalogue.read_text())["tracks"]
+    if args.tracks is not None and args.tracks < len(tracks):
+        tracks = [tracks[i] for i in sorted(rng.choice(len(tracks), args.tracks, replace=False))]
+    repeats = args.repeats if "fingerprint" in args.sections else 1
+    started = time.perf_counter()
+    results = corpus_pass(tracks, repeats, rng)
+    report: dict = {"tracks": len(results), "audio_s": sum(r.duration_s for r in results)}
+    texts = []
+    if "fingerprint" in args.sections:
+        text, report["fingerprint"] = fingerprint_section(results, repeats, cpu)
+        texts.append(text)
+    if "upload" in args.sections:
+        text, report["upload"] = upload_section(results)
+        texts.append(text)
+    if "query" in args.sections:
+        text, report["model_check"] = model_check(results, rng)
+        texts.append(text)
+        sizes = sorted({max(size, len(results)) for size in args.sizes})
+        text, report["query"] = query_section(results, sizes, args.repeats)
+        texts.append(text)
+    print("\n\n".join(texts))
+    print(f"\ntotal {time.perf_counter() - started:.0f} s; results in {args.out}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=1, default=float) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

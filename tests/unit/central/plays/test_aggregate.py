@@ -1,0 +1,116 @@
+"""Play building from hand-made matches: merging, gaps, repeats, choruses, the 30 s rule."""
+
+from __future__ import annotations
+
+import pytest
+
+from central.matching.index import TrackRef
+from central.matching.matcher import STRONG_INLIERS_MIN, Match
+from central.plays.aggregate import GAP_MAX_S, PLAY_S_MIN, build_plays
+
+FPS = 1000.0 / 32.0  # frames per second
+A = TrackRef(1, "A", "track A")
+B = TrackRef(2, "B", "track B")
+WINDOW_S = 10.24
+
+
+def match(track: TrackRef, start_s: float, ref_s: float, inliers: int = 60, speed: float = 1.0,
+          length_s: float = WINDOW_S) -> Match:
+    """A match whose window starts at broadcast `start_s` and reference second `ref_s`."""
+    first = int(round(start_s * FPS))
+    return Match(
+        track=track,
+        inliers=inliers,
+        query_hashes=250,
+        speed_ratio=speed,
+        offset_frames=ref_s * FPS - speed * first,
+        query_first_frame=first,
+        query_last_frame=first + int(length_s * FPS) - 1,
+    )
+
+
+def run(track: TrackRef, start_s: float, ref_s: float, seconds: float, speed: float = 1.0,
+        skip: tuple[int, ...] = ()) -> list[Match]:
+    """Consecutive window matches covering `seconds` of one play."""
+    out = []
+    n = int(seconds // WINDOW_S)
+    for i in range(n):
+        if i not in skip:
+            out.append(match(track, start_s + i * WINDOW_S, ref_s + i * WINDOW_S * speed,
+                             speed=speed))
+    return out
+
+
+def test_consecutive_windows_make_one_play() -> None:
+    """A track matched in every window of 3 minutes is one play with its span."""
+    plays = build_plays(run(A, 100.0, 0.0, 180.0))
+    assert len(plays) == 1
+    assert plays[0].start_s == pytest.approx(100.0, abs=0.1)
+    assert plays[0].end_s == pytest.approx(100.0 + 17 * WINDOW_S, abs=0.5)
+
+
+def test_gap_inside_a_play_is_bridged() -> None:
+    """A DJ over part of a song (windows missing) does not split the play."""
+    plays = build_plays(run(A, 0.0, 0.0, 180.0, skip=(5, 6)))
+    assert len(plays) == 1
+
+
+def test_gap_longer_than_the_limit_splits() -> None:
+    """Evidence further apart than GAP_MAX_S is two plays."""
+    first = run(A, 0.0, 0.0, 60.0)
+    later_s = 60.0 + GAP_MAX_S + 20.0
+    second = run(A, later_s, later_s, 60.0)  # same alignment, far later
+    assert len(build_plays(first + second)) == 2
+
+
+def test_track_played_twice_in_a_row_is_two_plays() -> None:
+    """The same track restarting right after itself is a second play."""
+    plays = build_plays(run(A, 0.0, 0.0, 120.0) + run(A, 122.88, 0.0, 120.0))
+    assert [p.track for p in plays] == [A, A]
+    assert plays[1].start_s > plays[0].end_s - 1.0
+
+
+def test_repeated_chorus_is_not_a_second_play() -> None:
+    """A window also matching the chorus's other occurrence does not log another play."""
+    main = run(A, 0.0, 0.0, 180.0)
+    chorus = [match(A, 90 + i * WINDOW_S, 30.0 + i * WINDOW_S, inliers=40) for i in range(4)]
+    plays = build_plays(main + chorus)
+    assert len(plays) == 1
+
+
+def test_short_plays_are_not_logged() -> None:
+    """Under PLAY_S_MIN on air is not a play, even with strong evidence."""
+    assert build_plays(run(A, 0.0, 0.0, 2 * WINDOW_S)) == []
+    assert PLAY_S_MIN == 30.0
+
+
+def test_weak_evidence_alone_never_makes_a_play() -> None:
+    """Without a single strong window, consistent weak matches stay unlogged."""
+    weak = [match(A, i * WINDOW_S, i * WINDOW_S, inliers=STRONG_INLIERS_MIN - 1) for i in range(10)]
+    assert build_plays(weak) == []
+
+
+def test_weak_edges_extend_a_strong_play() -> None:
+    """A weak match on the line before the first strong window moves the start earlier."""
+    strong = run(A, 20.0, 15.0, 60.0)
+    edge = match(A, 15.0, 10.0, inliers=6, length_s=5.0)
+    plays = build_plays([edge, *strong])
+    assert plays[0].start_s == pytest.approx(15.0, abs=0.1)
+
+
+def test_chance_match_of_another_alignment_is_dropped() -> None:
+    """A single stray window of another track inside a play is not logged."""
+    plays = build_plays(run(A, 0.0, 0.0, 120.0) + [match(B, 40.0, 77.0, inliers=25)])
+    assert [p.track for p in plays] == [A]
+
+
+def test_crossfade_keeps_both_tracks() -> None:
+    """Two tracks overlapping for a few seconds are both logged."""
+    plays = build_plays(run(A, 0.0, 0.0, 92.16) + run(B, 87.0, 0.0, 92.16))
+    assert [p.track for p in plays] == [A, B]
+
+
+def test_speed_is_estimated_across_the_play() -> None:
+    """The play's speed ratio comes from the line through all its windows."""
+    plays = build_plays(run(A, 0.0, 0.0, 180.0, speed=1.03))
+    assert plays[0].speed_ratio == pytest.approx(1.03, abs=1e-3)
