@@ -163,11 +163,16 @@ def parse_reports(stdout: str) -> list[dict]:
 
 def format_table(results: list[dict]) -> str:
     """Return the results as an aligned text table, one row per preset."""
-    lines = ["  ".join(name.rjust(width) for name, width in COLUMNS)]
-    for result in results:
-        cells = _cells(result)
-        lines.append("  ".join(cell.rjust(width) for cell, (_, width) in zip(cells, COLUMNS)))
-    return "\n".join(lines)
+    rows = [[name for name, _ in COLUMNS], *(_cells(result) for result in results)]
+    return "\n".join(_line(cells) for cells in rows)
+
+
+def _line(cells: list[str]) -> str:
+    """Return one table line: the preset left-aligned, numbers right-aligned."""
+    widths = [width for _, width in COLUMNS]
+    padded = [cells[0].ljust(widths[0])]
+    padded += [cell.rjust(width) for cell, width in zip(cells[1:], widths[1:])]
+    return "  ".join(padded).rstrip()
 
 
 def _cells(result: dict) -> list[str]:

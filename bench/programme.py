@@ -342,9 +342,14 @@ def layout(
         if item.start_s >= duration_s:
             break
         items.append(item)
-    if items and items[-1].end_s > duration_s:
-        items[-1] = replace(items[-1], end_s=duration_s, fade_out_s=0.0)
-    return tuple(_with_talk_overs(item) for item in items)
+    return tuple(_with_talk_overs(_cut_at(item, duration_s)) for item in items)
+
+
+def _cut_at(item: Item, duration_s: float) -> Item:
+    """Return `item` ending at `duration_s` at the latest; the end of the recording cuts it dry."""
+    if item.end_s <= duration_s:
+        return item
+    return replace(item, end_s=duration_s, fade_out_s=0.0)
 
 
 def _place_after(items: list[Item], item: Item) -> Item:

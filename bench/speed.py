@@ -30,10 +30,11 @@ import multiprocessing  # noqa: E402
 import resource  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import TypeVar  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -82,6 +83,7 @@ SPEEDS = (1.0, 1.03)
 OFFSET_TOLERANCE_FRAMES = 16  # a match "at the right place" is within 0.5 s of the truth
 SYNTHETIC_TRACK_ID_FIRST = 1_000_000
 SEED = 20240601
+T = TypeVar("T")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -98,12 +100,18 @@ def table(title: str, headers: list[str], rows: list[list[object]]) -> str:
     cells = [headers] + [[_fmt(c) for c in row] for row in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
     lines = [title]
+    numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
     for n, row in enumerate(cells):
-        parts = [row[0].ljust(widths[0])] + [c.rjust(w) for c, w in zip(row[1:], widths[1:])]
+        parts = [c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in
+                 enumerate(zip(row, widths))]  # fmt: skip
         lines.append("  ".join(parts).rstrip())
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) or value == ""
 
 
 def _fmt(value: object) -> str:
@@ -114,12 +122,19 @@ def _fmt(value: object) -> str:
     return f"{value:,}" if isinstance(value, int) else str(value)
 
 
-def rss_mb() -> tuple[float, float]:
-    """(current RSS, peak RSS) of this process in MB."""
-    status = Path("/proc/self/status").read_text()
-    current_kb = next(int(line.split()[1]) for line in status.splitlines() if line[:6] == "VmRSS:")
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return current_kb / 1024, peak_kb / 1024
+def rss_mb() -> dict[str, float]:
+    """Current and peak RSS of this process in MB.
+
+    Peak is VmHWM, the high-water mark of this process image. getrusage's ru_maxrss is reported
+    too, but Linux carries it across fork and exec, so in a spawned child it starts at the
+    parent's RSS at the time of the fork.
+    """
+    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
+    return {
+        "rss_mb": int(status["VmRSS"].split()[0]) / 1024,
+        "peak_rss_mb": int(status["VmHWM"].split()[0]) / 1024,
+        "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def stream(samples: np.ndarray, params: FingerprintParams) -> tuple[Fingerprints, int]:
@@ -149,7 +164,7 @@ class TrackResult:
     path: str
     duration_s: float
     decode_s: float
-    times_s: dict[str, list[float]]  # mode label -> wall seconds per repeat
+    times_s: dict[str, list[tuple[float, float]]]  # mode label -> (wall, CPU) s per repeat
     query: Fingerprints  # QUERY, streamed
     query_frame_end: int
     reference: Fingerprints
@@ -161,24 +176,27 @@ def mode_label(params_name: str, feeding: str) -> str:
     return f"{params_name} / {feeding}"
 
 
+def timed(function: Callable[..., T], *args: object) -> tuple[T, float, float]:
+    """(function(*args), wall seconds, CPU seconds of this thread)."""
+    wall, cpu = time.perf_counter(), time.thread_time()
+    out = function(*args)
+    return out, time.perf_counter() - wall, time.thread_time() - cpu
+
+
 def corpus_pass(tracks: list[dict], repeats: int, rng: np.random.Generator) -> list[TrackResult]:
     """Decode, fingerprint (timed) and cut query windows, one track in memory at a time."""
     results = []
     for number, track in enumerate(tracks):
-        started = time.perf_counter()
-        samples = decode_file(track["path"], sample_rate_hz=SAMPLE_RATE_HZ)
-        decode_s = time.perf_counter() - started
-        times: dict[str, list[float]] = {mode_label(*m): [] for m in MODES}
+        samples, decode_s, _ = timed(decode_file, track["path"], SAMPLE_RATE_HZ)
+        times: dict[str, list[tuple[float, float]]] = {mode_label(*m): [] for m in MODES}
         outputs: dict[str, tuple[Fingerprints, int]] = {}
         for _ in range(repeats):
             for params_name, feeding in MODES:
-                started = time.perf_counter()
-                if feeding == "whole":
-                    out = (fingerprint(samples, PARAMS[params_name]), 0)
-                else:
-                    out = stream(samples, PARAMS[params_name])
-                times[mode_label(params_name, feeding)].append(time.perf_counter() - started)
-                outputs.setdefault(mode_label(params_name, feeding), out)
+                label = mode_label(params_name, feeding)
+                run = fingerprint if feeding == "whole" else stream
+                out, wall_s, cpu_s = timed(run, samples, PARAMS[params_name])
+                times[label].append((wall_s, cpu_s))
+                outputs.setdefault(label, out)
         query, frame_end = outputs[mode_label("QUERY", "1 s chunks")]
         result = TrackResult(
             number + 1, track["id"], track["title"], track["path"],
@@ -187,7 +205,7 @@ def corpus_pass(tracks: list[dict], repeats: int, rng: np.random.Generator) -> l
         )  # fmt: skip
         result.queries = cut_queries(result, samples, rng)
         results.append(result)
-        print(f"  {number + 1}/{len(tracks)} {track['title'][:40]}", end="\r", file=sys.stderr)
+        print(f"  {number + 1}/{len(tracks)} {track['title'][:40]:40}", end="\r", file=sys.stderr)
     print(file=sys.stderr)
     return results
 
@@ -234,32 +252,31 @@ def fingerprint_section(results: list[TrackResult], repeats: int, cpu: int) -> t
     rows, data = [], {}
     for params_name, feeding in MODES:
         label = mode_label(params_name, feeding)
-        per_repeat = np.array([r.times_s[label] for r in results])  # (tracks, repeats)
-        corpus_x = audio_s / per_repeat.sum(axis=0)
-        track_x = durations_s / np.median(per_repeat, axis=1)
-        median_x = float(np.median(corpus_x))
-        rows.append([params_name, feeding, median_x, float(corpus_x.max()), float(corpus_x.min()),
-                     float(track_x.min()), 3600.0 / median_x])  # fmt: skip
-        data[label] = {"x_real_time_median": median_x, "x_real_time_best": float(corpus_x.max()),
-                       "x_real_time_worst": float(corpus_x.min()),
+        per_repeat = np.array([r.times_s[label] for r in results])  # (tracks, repeats, wall|cpu)
+        wall_x = audio_s / per_repeat[:, :, 0].sum(axis=0)
+        cpu_x = audio_s / per_repeat[:, :, 1].sum(axis=0)
+        track_x = durations_s / np.median(per_repeat[:, :, 0], axis=1)
+        data[label] = {"x_real_time_median": float(np.median(wall_x)),
+                       "x_real_time_best": float(wall_x.max()),
+                       "x_real_time_cpu_median": float(np.median(cpu_x)),
                        "slowest_track_x_real_time": float(track_x.min()),
-                       "cpu_s_per_station_hour": 3600.0 / median_x}  # fmt: skip
+                       "cpu_s_per_station_hour": 3600.0 / float(np.median(cpu_x))}  # fmt: skip
+        rows.append([params_name, feeding, *list(data[label].values())])
     decode_s = sum(r.decode_s for r in results)
     for params_name, feeding in (("QUERY", "1 s chunks"), ("REFERENCE", "whole")):
         label = mode_label(params_name, feeding)
-        fingerprint_s = audio_s / data[label]["x_real_time_median"]
-        x = audio_s / (decode_s + fingerprint_s)
-        rows.append([params_name, f"{feeding} + ffmpeg decode", x, "", "", "", 3600.0 / x])
+        x = audio_s / (decode_s + audio_s / data[label]["x_real_time_median"])
+        rows.append([params_name, f"{feeding} + ffmpeg decode", x, "", "", "", ""])
         data[label + " + decode"] = {"x_real_time_median": x}
-    rows.append(["(decode only)", "ffmpeg -> 8 kHz mono", audio_s / decode_s, "", "", "",
-                 3600.0 * decode_s / audio_s])  # fmt: skip
+    rows.append(["(decode only)", "ffmpeg -> 8 kHz mono", audio_s / decode_s, "", "", "", ""])
     data["decode_only"] = {"x_real_time": audio_s / decode_s}
     title = (
         f"1. Fingerprinting speed on one core (pinned to cpu {cpu}, BLAS/OMP threads 1): "
         f"{len(results)} tracks, {audio_s / 3600:.2f} h of audio, {repeats} repeats; "
-        "x real time = audio seconds per wall second; target >= 1,500x (QUERY, 1 s chunks)"
+        "x RT = audio seconds per wall second (CPU: per CPU second of the thread); "
+        "target >= 1,500x (QUERY, 1 s chunks)"
     )
-    headers = ["params", "feeding", "x RT median", "x RT best", "x RT worst", "slowest track",
+    headers = ["params", "feeding", "x RT median", "x RT best", "x RT CPU", "slowest track",
                "CPU s per station-h"]  # fmt: skip
     return table(title, headers, rows), data
 
@@ -370,28 +387,27 @@ def entries(job: SizeJob, synth_s: list[float]) -> Iterator[tuple[TrackRef, Fing
 
 def measure_size(job: SizeJob) -> dict:
     """Build the index (peak RSS is this process's own) and time every query `rounds` times."""
-    rss_before_mb, _ = rss_mb()
+    before = rss_mb()
     synth_s = [0.0]
-    started = time.perf_counter()
-    index = build_index(entries(job, synth_s))
-    build_s = time.perf_counter() - started
-    rss_after_mb, peak_mb = rss_mb()
+    index, build_s, _ = timed(build_index, entries(job, synth_s))
+    after = rss_mb()
     queries = [Fingerprints(q["hashes"], q["anchors"]) for q in job.queries]
     for query in queries[:5]:  # warm-up
         matcher.match_window(index, query)
-    latencies_s: list[float] = []
+    wall_s, cpu_s = [], []
     best: list[matcher.Match | None] = [None] * len(queries)
     for _ in range(job.rounds):
         for i, query in enumerate(queries):
-            started = time.perf_counter()
-            found = matcher.match_window(index, query)
-            latencies_s.append(time.perf_counter() - started)
+            found, wall, cpu = timed(matcher.match_window, index, query)
+            wall_s.append(wall)
+            cpu_s.append(cpu)
             best[i] = found[0] if found else None
-    return {"tracks": len(index.tracks), "index_hashes": len(index), "build_s": build_s - synth_s[0],
-            "synthesis_s": synth_s[0], "index_mb": index.nbytes / 1e6,
-            "rss_before_build_mb": rss_before_mb, "rss_after_build_mb": rss_after_mb,
-            "peak_rss_mb": peak_mb, "latency_ms_p50": 1e3 * pct(latencies_s, 50),
-            "latency_ms_p95": 1e3 * pct(latencies_s, 95), "latency_ms_max": 1e3 * max(latencies_s),
+    return {"tracks": len(index.tracks), "index_hashes": len(index),
+            "build_s": build_s - synth_s[0], "synthesis_s": synth_s[0], "index_mb": index.nbytes / 1e6,
+            "rss_before_build_mb": before["rss_mb"], "rss_after_build_mb": after["rss_mb"],
+            "peak_rss_mb": after["peak_rss_mb"], "ru_maxrss_mb": after["ru_maxrss_mb"],
+            "latency_ms_p50": 1e3 * pct(wall_s, 50), "latency_ms_p95": 1e3 * pct(wall_s, 95),
+            "latency_ms_max": 1e3 * max(wall_s), "latency_cpu_ms_p50": 1e3 * pct(cpu_s, 50),
             **accuracy(job.queries, best), **lookup_stats(index, job)}  # fmt: skip
 
 
@@ -486,7 +502,8 @@ def query_section(results: list[TrackResult], sizes: list[int], rounds: int) -> 
         print(f"  {m['tracks']:,} tracks: p50 {m['latency_ms_p50']:.1f} ms", file=sys.stderr)
         rows.append([m["tracks"], m["index_hashes"] / 1e6, m["build_s"], m["index_mb"],
                      m["rss_before_build_mb"], m["rss_after_build_mb"], m["peak_rss_mb"],
-                     m["latency_ms_p50"], m["latency_ms_p95"], m["pairs_per_query_p50"],
+                     m["latency_ms_p50"], m["latency_ms_p95"], m["latency_cpu_ms_p50"],
+                     m["pairs_per_query_p50"],
                      m["query_hashes_dropped"], m["collisions_per_query_hash_per_m"],
                      m["top1_speed_1"], m["top1_speed_1.03"], m["top1_placed_speed_1.03"],
                      m["inliers_p50_speed_1"], m["inliers_p50_speed_1.03"]])  # fmt: skip
@@ -497,11 +514,11 @@ def query_section(results: list[TrackResult], sizes: list[int], rounds: int) -> 
         "p50 <= 10 ms, memory <= 1.5 GB"
     )
     headers = ["tracks", "M hashes", "build s", "index MB", "RSS0 MB", "RSS MB", "peak MB",
-               "p50 ms", "p95 ms", "pairs p50", "q dropped", "coll/M", "top1 1.00",
+               "p50 ms", "p95 ms", "CPU p50", "pairs p50", "q dropped", "coll/M", "top1 1.00",
                "top1 1.03", "placed 1.03", "inl 1.00", "inl 1.03"]  # fmt: skip
     notes = (
         "   build s excludes making the synthetic tracks; RSS0: before the build (Python, numpy "
-        "and the job); RSS: after it; peak: ru_maxrss of the process.\n"
+        "and the job); RSS: after it; peak: VmHWM of the process.\n"
         "   pairs: (query hash, posting) pairs per window; q dropped: query hashes skipped as "
         f"reaching > {matcher.POSTINGS_PER_HASH_MAX} postings; coll/M: postings of other tracks "
         "hit per query hash per million index hashes (constant if synthetic = real statistics).\n"
@@ -551,7 +568,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.tracks is not None and args.tracks < len(tracks):
         tracks = [tracks[i] for i in sorted(rng.choice(len(tracks), args.tracks, replace=False))]
     repeats = args.repeats if "fingerprint" in args.sections else 1
-    started = time.perf_counter()
+    started, load_before = time.perf_counter(), os.getloadavg()[0]
     results = corpus_pass(tracks, repeats, rng)
     report: dict = {"tracks": len(results), "audio_s": sum(r.duration_s for r in results)}
     texts = []
@@ -568,7 +585,10 @@ def main(argv: list[str] | None = None) -> int:
         text, report["query"] = query_section(results, sizes, args.repeats)
         texts.append(text)
     print("\n\n".join(texts))
-    print(f"\ntotal {time.perf_counter() - started:.0f} s; results in {args.out}")
+    load = (load_before, os.getloadavg()[0])
+    report["load_average_1min"] = load
+    print(f"\ntotal {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs; 1-min load "
+          f"average {load[0]:.1f} at the start, {load[1]:.1f} at the end; results in {args.out}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, default=float) + "\n")
     return 0

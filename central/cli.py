@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import click
-from flask.cli import FlaskGroup
+from flask import Flask
+from flask.cli import FlaskGroup, NoAppException
 from flask_migrate.cli import db as db_cli
 
 from central import create_app
 from central.catalog.cli import catalog_cli
+from central.errors import ConfigError, SchemaError
 from central.plays.cli import playlog_command
 
 # The one place domains register their commands: add the click command or group here.
@@ -17,9 +19,18 @@ COMMANDS: list[click.Command] = [
     playlog_command,  # zamio playlog RECORDING [--json]
 ]
 
+
+def create_app_for_cli() -> Flask:
+    """create_app, with configuration and schema problems shown as errors, not tracebacks."""
+    try:
+        return create_app()
+    except (ConfigError, SchemaError) as error:
+        raise NoAppException(str(error)) from None
+
+
 cli = FlaskGroup(
     name="zamio",
-    create_app=create_app,
+    create_app=create_app_for_cli,
     load_dotenv=False,
     help="ZamIO central: catalogue, broadcast matching and royalties.",
 )

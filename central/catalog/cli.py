@@ -12,11 +12,12 @@ from flask.cli import AppGroup
 from central import schema
 from central.catalog import importer, store
 from central.catalog.importer import TrackCheck
+from central.catalog.near_duplicates import NearDuplicateCheck
 from central.errors import ManifestError, SchemaError
 from central.extensions import db
 from edge_agent.fingerprint import FINGERPRINT_VERSION
 
-# Checks run on each newly registered track, in order; add near-duplicate detection here.
+# Checks run on each newly registered track, in order (near-duplicates are checked after these).
 TRACK_CHECKS: list[TrackCheck] = []
 
 catalog_cli = AppGroup("catalog", help="Register reference tracks and list the catalogue.")
@@ -44,7 +45,7 @@ def import_command(manifest: Path, workers: int) -> None:
             entries,
             fingerprint_version=FINGERPRINT_VERSION,
             workers=workers,
-            track_checks=TRACK_CHECKS,
+            track_checks=[*TRACK_CHECKS, NearDuplicateCheck(FINGERPRINT_VERSION)],
             on_outcome=lambda outcome: bar.update(1),
         )
     for outcome in report.outcomes:

@@ -13,13 +13,18 @@ from edge_agent.fingerprint import FINGERPRINT_VERSION
 logger = logging.getLogger(__name__)
 
 
-def load_index(session: Session, fingerprint_version: int = FINGERPRINT_VERSION) -> MatchIndex:
+def load_index(
+    session: Session,
+    fingerprint_version: int = FINGERPRINT_VERSION,
+    exclude_track_ids: frozenset[int] = frozenset(),
+) -> MatchIndex:
     """Every registered track's reference hashes of `fingerprint_version`, indexed."""
     entries = (
         (TrackRef(track_id, external_id, title), prints)
         for track_id, external_id, title, prints in load_reference_fingerprints(
             session, fingerprint_version
         )
+        if track_id not in exclude_track_ids
     )
     index = build_index(entries, fingerprint_version)
     logger.info(

@@ -34,3 +34,11 @@ def test_db_group_downgrades_and_upgrades(app: Flask, runner: FlaskCliRunner) ->
     with app.app_context():
         assert schema.current_revisions(db.engine) == schema.head_revisions()
         assert "track" in inspect(db.engine).get_table_names()
+
+
+def test_bad_configuration_is_an_error_message_not_a_traceback() -> None:
+    """An unknown ZAMIO_ variable stops every command with the list of problems, exit code 2."""
+    result = CliRunner().invoke(cli, ["catalog", "list"], env={"ZAMIO_BOGUS": "1"})
+    assert result.exit_code == 2
+    assert "ZAMIO_BOGUS: unknown setting" in result.stderr
+    assert "Traceback" not in result.output
