@@ -268,9 +268,7 @@ def find_candidates(spec: np.ndarray, first_frame: int, lo: int, hi: int) -> Pea
     local_mean = uniform_filter1d(spec[lo:hi], 2 * MEAN_HALF_WIDTH_BINS + 1, axis=1, mode="nearest")
     rows = spec[lo:hi]
     prominence = rows - local_mean
-    is_peak = (
-        (rows == neighbourhood[lo:hi]) & (rows > FLOOR_DB) & (prominence > PROMINENCE_DB_MIN)
-    )
+    is_peak = (rows == neighbourhood[lo:hi]) & (rows > FLOOR_DB) & (prominence > PROMINENCE_DB_MIN)
     r, b = np.nonzero(is_peak)
     r_abs = r + lo
     frames_fine = r_abs + _parabolic_offset(spec, r_abs, b, axis=0)
@@ -468,8 +466,8 @@ class StreamingFingerprinter:
         cand_until = total if final else total - PEAK_NEIGHBOUR_FRAMES
         if cand_until > self._candidates_until:
             self._add_candidates(cand_until)
-        peaks_until = self._candidates_until if final else (
-            self._candidates_until - RANK_HALF_WIDTH_FRAMES
+        peaks_until = (
+            self._candidates_until if final else (self._candidates_until - RANK_HALF_WIDTH_FRAMES)
         )
         if peaks_until > self._peaks_until:
             self._add_peaks(peaks_until)

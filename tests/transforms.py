@@ -24,14 +24,48 @@ def tempo(samples: np.ndarray, ratio: float) -> np.ndarray:
 def mp3(samples: np.ndarray, bitrate: str = "48k") -> np.ndarray:
     """Round trip through an MP3 encoder at `bitrate`."""
     encoded = subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "f32le", "-ar", str(SAMPLE_RATE_HZ), "-ac", "1",
-         "-i", "-", "-b:a", bitrate, "-f", "mp3", "-"],
-        input=samples.astype(np.float32).tobytes(), capture_output=True, check=True,
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "f32le",
+            "-ar",
+            str(SAMPLE_RATE_HZ),
+            "-ac",
+            "1",
+            "-i",
+            "-",
+            "-b:a",
+            bitrate,
+            "-f",
+            "mp3",
+            "-",
+        ],
+        input=samples.astype(np.float32).tobytes(),
+        capture_output=True,
+        check=True,
     ).stdout
     out = subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "mp3", "-i", "-", "-ac", "1", "-ar",
-         str(SAMPLE_RATE_HZ), "-f", "f32le", "-"],
-        input=encoded, capture_output=True, check=True,
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "mp3",
+            "-i",
+            "-",
+            "-ac",
+            "1",
+            "-ar",
+            str(SAMPLE_RATE_HZ),
+            "-f",
+            "f32le",
+            "-",
+        ],
+        input=encoded,
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(out, np.float32).copy()
 
@@ -80,8 +114,13 @@ def speech(duration_s: float, seed: int) -> np.ndarray:
     pulses = signal.sawtooth(2 * np.pi * np.cumsum(f0) / SAMPLE_RATE_HZ)
     voice = np.zeros(n)
     for centre_hz in (rng.uniform(500, 800), rng.uniform(1100, 1800), rng.uniform(2300, 2900)):
-        sos = signal.butter(2, [centre_hz * 0.85, centre_hz * 1.15], btype="bandpass",
-                            fs=SAMPLE_RATE_HZ, output="sos")
+        sos = signal.butter(
+            2,
+            [centre_hz * 0.85, centre_hz * 1.15],
+            btype="bandpass",
+            fs=SAMPLE_RATE_HZ,
+            output="sos",
+        )
         voice += signal.sosfilt(sos, pulses)
     syllables = 0.5 * (1 + np.sin(2 * np.pi * 4.0 * t + rng.uniform(0, 6)))
     return (voice * syllables / np.max(np.abs(voice))).astype(np.float32)
@@ -96,9 +135,26 @@ def talk_over(music: np.ndarray, seed: int, speech_db: float = 0.0) -> np.ndarra
 
 def _ffmpeg(samples: np.ndarray, args: list[str]) -> np.ndarray:
     out = subprocess.run(
-        ["ffmpeg", "-v", "error", "-f", "f32le", "-ar", str(SAMPLE_RATE_HZ), "-ac", "1",
-         "-i", "-", *args, "-f", "f32le", "-"],
-        input=samples.astype(np.float32).tobytes(), capture_output=True, check=True,
+        [
+            "ffmpeg",
+            "-v",
+            "error",
+            "-f",
+            "f32le",
+            "-ar",
+            str(SAMPLE_RATE_HZ),
+            "-ac",
+            "1",
+            "-i",
+            "-",
+            *args,
+            "-f",
+            "f32le",
+            "-",
+        ],
+        input=samples.astype(np.float32).tobytes(),
+        capture_output=True,
+        check=True,
     ).stdout
     return np.frombuffer(out, np.float32).copy()
 

@@ -37,7 +37,8 @@ def playlog_command(recording: Path, as_json: bool) -> None:
     for r in records:
         click.echo(
             f"{r['track_id']}  {r['title']}  {_clock(r['start_s'])}-{_clock(r['end_s'])}  "
-            f"{r['duration_s']:.0f} s  confidence {r['confidence']:.2f}  speed {r['speed_ratio']:.3f}"
+            f"{r['duration_s']:.0f} s  confidence {r['confidence']:.2f}  "
+            f"speed {r['speed_ratio']:.3f}"
         )
     click.echo(f"{len(records)} plays", err=True)
 

@@ -21,7 +21,12 @@ def test_radio_edit_of_a_registered_song_is_flagged() -> None:
 def test_different_songs_are_not_flagged() -> None:
     """Unrelated music produces no note."""
     index = build_index(
-        [(TrackRef(1, "ORIG", "original"), fp.fingerprint(transforms.song(302, 60.0), fp.REFERENCE))]
+        [
+            (
+                TrackRef(1, "ORIG", "original"),
+                fp.fingerprint(transforms.song(302, 60.0), fp.REFERENCE),
+            )
+        ]
     )
     other = fp.fingerprint(transforms.song(303, 60.0), fp.REFERENCE)
     assert near_duplicate_notes([index], 2, other) == []

@@ -126,7 +126,9 @@ def test_long_tracks_span_several_index_segments() -> None:
 
     frames = np.array([5, SEGMENT_FRAMES + 7, 3 * SEGMENT_FRAMES + 1], np.uint32)
     prints = fp.Fingerprints(np.array([1, 2, 3], np.uint32), frames)
-    idx = build_index([(TrackRef(1, "a", "a"), fp.Fingerprints.empty()), (TrackRef(2, "b", "b"), prints)])
+    idx = build_index(
+        [(TrackRef(1, "a", "a"), fp.Fingerprints.empty()), (TrackRef(2, "b", "b"), prints)]
+    )
     tracks, got = decode_postings(idx, idx.postings)
     assert tracks.tolist() == [1, 1, 1]
     assert got.tolist() == frames.tolist()

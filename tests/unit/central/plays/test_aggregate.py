@@ -14,8 +14,14 @@ B = TrackRef(2, "B", "track B")
 WINDOW_S = 10.24
 
 
-def match(track: TrackRef, start_s: float, ref_s: float, inliers: int = 60, speed: float = 1.0,
-          length_s: float = WINDOW_S) -> Match:
+def match(
+    track: TrackRef,
+    start_s: float,
+    ref_s: float,
+    inliers: int = 60,
+    speed: float = 1.0,
+    length_s: float = WINDOW_S,
+) -> Match:
     """A match whose window starts at broadcast `start_s` and reference second `ref_s`."""
     first = int(round(start_s * FPS))
     return Match(
@@ -29,15 +35,22 @@ def match(track: TrackRef, start_s: float, ref_s: float, inliers: int = 60, spee
     )
 
 
-def run(track: TrackRef, start_s: float, ref_s: float, seconds: float, speed: float = 1.0,
-        skip: tuple[int, ...] = ()) -> list[Match]:
+def run(
+    track: TrackRef,
+    start_s: float,
+    ref_s: float,
+    seconds: float,
+    speed: float = 1.0,
+    skip: tuple[int, ...] = (),
+) -> list[Match]:
     """Consecutive window matches covering `seconds` of one play."""
     out = []
     n = int(seconds // WINDOW_S)
     for i in range(n):
         if i not in skip:
-            out.append(match(track, start_s + i * WINDOW_S, ref_s + i * WINDOW_S * speed,
-                             speed=speed))
+            out.append(
+                match(track, start_s + i * WINDOW_S, ref_s + i * WINDOW_S * speed, speed=speed)
+            )
     return out
 
 
