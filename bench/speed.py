@@ -245,7 +245,7 @@ def query_window(excerpt: np.ndarray) -> Fingerprints:
 # Section 1: fingerprinting speed
 
 
-def fingerprint_section(results: list[TrackResult], repeats: int, cpu: int) -> tuple[str, dict]:
+def fingerprint_section(results: list[TrackResult], repeats: int, cpu: str) -> tuple[str, dict]:
     """x real time per params and feeding: corpus-wide per repeat, and the slowest track."""
     audio_s = sum(r.duration_s for r in results)
     durations_s = np.array([r.duration_s for r in results])
@@ -271,7 +271,7 @@ def fingerprint_section(results: list[TrackResult], repeats: int, cpu: int) -> t
     rows.append(["(decode only)", "ffmpeg -> 8 kHz mono", audio_s / decode_s, "", "", "", ""])
     data["decode_only"] = {"x_real_time": audio_s / decode_s}
     title = (
-        f"1. Fingerprinting speed on one core (pinned to cpu {cpu}, BLAS/OMP threads 1): "
+        f"1. Fingerprinting speed on one core ({cpu}, BLAS/OMP threads 1): "
         f"{len(results)} tracks, {audio_s / 3600:.2f} h of audio, {repeats} repeats; "
         "x RT = audio seconds per wall second (CPU: per CPU second of the thread); "
         "target >= 1,500x (QUERY, 1 s chunks)"
@@ -403,7 +403,8 @@ def measure_size(job: SizeJob) -> dict:
             cpu_s.append(cpu)
             best[i] = found[0] if found else None
     return {"tracks": len(index.tracks), "index_hashes": len(index),
-            "build_s": build_s - synth_s[0], "synthesis_s": synth_s[0], "index_mb": index.nbytes / 1e6,
+            "build_s": build_s - synth_s[0], "synthesis_s": synth_s[0],
+            "index_mb": index.nbytes / 1e6,
             "rss_before_build_mb": before["rss_mb"], "rss_after_build_mb": after["rss_mb"],
             "peak_rss_mb": after["peak_rss_mb"], "ru_maxrss_mb": after["ru_maxrss_mb"],
             "latency_ms_p50": 1e3 * pct(wall_s, 50), "latency_ms_p95": 1e3 * pct(wall_s, 95),
@@ -541,6 +542,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=3, help="fingerprint and query rounds")
     parser.add_argument("--sizes", default="61,1000,3000,10000", help="catalogue sizes, tracks")
     parser.add_argument("--out", type=Path, default=OUT, help="JSON results")
+    parser.add_argument("--cpu", type=int, help="pin the benchmark to this CPU")
     args = parser.parse_args(argv)
     args.sections = [s for s in args.sections.split(",") if s]
     unknown = set(args.sections) - set(SECTIONS)
@@ -552,17 +554,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def pin_one_core() -> int:
-    """Run on one CPU (the last allowed): the x real time figures are per core."""
-    cpu = max(os.sched_getaffinity(0))
+def pin_cpu(cpu: int | None) -> str:
+    """Pin to `cpu` if given. Either way every library runs one thread, so the work uses one core;
+    unpinned, the scheduler may move it to whichever core is idle."""
+    if cpu is None:
+        return "not pinned"
     os.sched_setaffinity(0, {cpu})
-    return cpu
+    return f"pinned to cpu {cpu}"
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen sections, print their tables, write the JSON."""
     args = parse_args(argv)
-    cpu = pin_one_core()
+    cpu = pin_cpu(args.cpu)
     rng = np.random.default_rng(SEED)
     tracks = json.loads(args.catalogue.read_text())["tracks"]
     if args.tracks is not None and args.tracks < len(tracks):
