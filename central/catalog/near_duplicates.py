@@ -11,6 +11,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from central.catalog.models import Track
+from central.errors import FingerprintVersionError
 from central.matching.index import MatchIndex, TrackRef, build_index
 from central.matching.loader import load_index
 from central.matching.matcher import match_window, split_windows
@@ -29,7 +30,11 @@ class NearDuplicateCheck:
     def __call__(self, session: Session, track: Track, fingerprints: Fingerprints) -> list[str]:
         if self._indexes is None:
             excluded = frozenset({track.id})
-            self._indexes = [load_index(session, self.fingerprint_version, excluded)]
+            try:
+                self._indexes = [load_index(session, self.fingerprint_version, excluded)]
+            except FingerprintVersionError as error:
+                self._indexes = []
+                return [f"near-duplicate check against the existing catalogue skipped: {error}"]
         notes = near_duplicate_notes(self._indexes, track.id, fingerprints)
         ref = TrackRef(track.id, track.external_id, track.title)
         self._indexes.append(build_index([(ref, fingerprints)], self.fingerprint_version))

@@ -79,6 +79,17 @@ def load_reference_fingerprints(
         yield track_id, external_id, title, from_row(row)
 
 
+def tracks_missing_version(session: Session, fingerprint_version: int) -> list[str]:
+    """External ids of tracks lacking fingerprints of `fingerprint_version`."""
+    has_version = (
+        select(TrackFingerprint.track_id)
+        .where(TrackFingerprint.fingerprint_version == fingerprint_version)
+        .scalar_subquery()
+    )
+    query = select(Track.external_id).where(Track.id.not_in(has_version)).order_by(Track.id)
+    return list(session.scalars(query))
+
+
 def list_summaries(session: Session, fingerprint_version: int) -> list[TrackSummary]:
     """Every track with its hash count for `fingerprint_version`, by external id."""
     query = (

@@ -9,7 +9,7 @@ import click
 from flask.cli import with_appcontext
 
 from central import schema
-from central.errors import SchemaError
+from central.errors import FingerprintVersionError, SchemaError
 from central.extensions import db
 from central.matching.loader import load_index
 from central.plays.playlog import play_record, playlog
@@ -26,7 +26,7 @@ def playlog_command(recording: Path, as_json: bool) -> None:
         schema.require_current(db.engine)
         index = load_index(db.session)
         plays = playlog(index, recording)
-    except (SchemaError, DecodeError) as error:
+    except (SchemaError, DecodeError, FingerprintVersionError) as error:
         raise click.ClickException(str(error)) from None
     if not index.tracks:
         click.echo("warning: the catalogue is empty; run `zamio catalog import` first", err=True)
