@@ -13,6 +13,7 @@ preset. Everything, per-play details included, goes to WORKDIR/results.json.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import logging
 import os
@@ -113,6 +114,7 @@ def import_catalogue(args: argparse.Namespace, zamio: list[str], database_url: s
 def broadcast(args: argparse.Namespace, preset: str) -> tuple[Path, Path]:
     """Return the audio and truth of `preset`, generating them unless already cached."""
     key = f"seed{args.seed}-{args.duration_s:g}s-{args.sample_rate_hz}hz-v{TRUTH_VERSION}"
+    key += f"-{_inputs_digest(args)}"
     out_dir = args.workdir / "broadcasts" / key
     audio_path, truth_path = out_dir / f"{preset}.flac", out_dir / f"{preset}.truth.json"
     if audio_path.exists() and truth_path.exists():
@@ -126,6 +128,15 @@ def broadcast(args: argparse.Namespace, preset: str) -> tuple[Path, Path]:
     )  # fmt: skip
     logger.info("broadcast %s: generated in %.1f s", preset, time.monotonic() - started_s)
     return paths
+
+
+def _inputs_digest(args: argparse.Namespace) -> str:
+    """Return a short digest of the manifests and exclusions, so new inputs miss the cache."""
+    digest = hashlib.sha1()
+    for path in (args.catalogue, args.heldout):
+        digest.update(path.read_bytes())
+    digest.update(",".join(sorted(simulate.exclude_ids(args.near_duplicates))).encode())
+    return digest.hexdigest()[:8]
 
 
 def evaluate(args: argparse.Namespace, preset: str, zamio: list[str], database_url: str) -> dict:

@@ -28,6 +28,7 @@ class TrackRef:
     track_id: int  # database id
     external_id: str
     title: str
+    duration_frames: int = 0  # last reference anchor + 1: how long one play can last
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,11 @@ Rules (pure, over frozen dataclasses):
   EVIDENCE_INLIERS_MIN, and it lasts PLAY_S_MIN: weak matches only widen the edges of plays that
   strong evidence started, which puts start and end within a second or two;
 - the same track at another alignment is another group: played twice in a row is two plays;
-  a group overlapping a stronger group of the same track (a repeated chorus matching its other
+- loop-based music matches many alignments in every window, so no single line runs through the
+  play: consecutive strong groups of one track are merged while the merged span still fits in
+  one play of the track (its duration at the play's speed, plus RESTART_SLACK_S); a restart
+  would not fit;
+- a group overlapping a stronger group of the same track (a repeated chorus matching its other
   occurrence) is dropped.
 """
 
@@ -31,6 +35,7 @@ ALIGN_DRIFT_PER_FRAME = 0.004  # speed uncertainty of one match, in frames per f
 EVIDENCE_INLIERS_MIN = 60
 EDGE_PAD_FRAMES = 8  # a hash's anchor precedes the last peak it covers: pad the end by ~0.25 s
 OVERLAP_SHARE_MAX = 0.5
+RESTART_SLACK_S = 8.0
 
 _FRAMES_PER_S = 1000.0 / FRAME_MS
 
@@ -78,6 +83,14 @@ class _Group:
     def last_frame(self) -> int:
         return max(m.query_last_frame for m in self.members)
 
+    @property
+    def first_frame(self) -> int:
+        return min(m.query_first_frame for m in self.members)
+
+    @property
+    def strong(self) -> bool:
+        return any(m.strong for m in self.members)
+
     def accepts(self, m: Match) -> bool:
         if m.track.track_id != self.track.track_id:
             return False
@@ -112,6 +125,32 @@ def group_matches(matches: Iterable[Match]) -> list[_Group]:
     return groups
 
 
+def merge_pieces(groups: list[_Group]) -> list[_Group]:
+    """Join consecutive strong groups of one track that together still fit in one play of it."""
+    merged: list[_Group] = []
+    open_by_track: dict[int, _Group] = {}
+    for g in sorted(groups, key=lambda g: g.first_frame):
+        current = open_by_track.get(g.track.track_id)
+        if g.strong and current is not None and _fits_one_play(current, g):
+            for m in g.members:
+                current.add(m)
+            continue
+        merged.append(g)
+        if g.strong:
+            open_by_track[g.track.track_id] = g
+    return merged
+
+
+def _fits_one_play(a: _Group, b: _Group) -> bool:
+    if b.first_frame - a.last_frame > GAP_MAX_S * _FRAMES_PER_S:
+        return False
+    if a.track.duration_frames <= 0:
+        return False
+    speed = max(a.anchor.speed_ratio, 0.5)
+    span = max(a.last_frame, b.last_frame) - a.first_frame
+    return span <= a.track.duration_frames / speed + RESTART_SLACK_S * _FRAMES_PER_S
+
+
 def _to_play(group: _Group) -> Play:
     first = np.array([m.query_first_frame for m in group.members], dtype=np.float64)
     last = np.array([m.query_last_frame for m in group.members], dtype=np.float64)
@@ -128,24 +167,23 @@ def _to_play(group: _Group) -> Play:
 
 
 def _fit_line(group: _Group) -> tuple[float, float]:
-    """One line through every member's inlier span, weighted by evidence."""
-    if len(group.members) < 2:
-        return group.anchor.speed_ratio, group.anchor.offset_frames
+    """One line through the inlier spans of the members on the anchor's line, by evidence."""
+    on_line = [m for m in group.members if group.misalignment(m) <= group.tolerance(m)]
     xs, ys, ws = [], [], []
-    for m in group.members:
+    for m in on_line:
         for q in (m.query_first_frame, m.query_last_frame):
             xs.append(q)
             ys.append(m.reference_frame_at(q))
             ws.append(m.inliers)
     x, y, w = np.array(xs, float), np.array(ys, float), np.array(ws, float)
-    if np.ptp(x) < 1.0:
+    if len(on_line) < 2 or np.ptp(x) < 1.0:
         return group.anchor.speed_ratio, group.anchor.offset_frames
     slope, intercept = np.polyfit(x, y, 1, w=np.sqrt(w))
     return float(slope), float(intercept)
 
 
 def _qualifies(group: _Group) -> bool:
-    if not any(m.strong for m in group.members):
+    if not group.strong:
         return False
     if sum(m.inliers for m in group.members) < EVIDENCE_INLIERS_MIN:
         return False
@@ -172,5 +210,5 @@ def _overlap_share(a: Play, b: Play) -> float:
 
 def build_plays(matches: Sequence[Match]) -> list[Play]:
     """Plays from the matches of consecutive windows of one stream, in broadcast order."""
-    groups = [g for g in group_matches(matches) if _qualifies(g)]
+    groups = [g for g in merge_pieces(group_matches(matches)) if _qualifies(g)]
     return _drop_shadowed([_to_play(g) for g in groups])

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
 
-from bench import channel, simulate
+from bench import accuracy, channel, simulate
 from bench.programme import PRESETS, make_plan
 from bench.truth import check_truth
 
@@ -165,3 +166,28 @@ def test_crossfade_fades_keep_power():
     rising = simulate.fade(ones, 1.0, 0.0, 16000)
     falling = simulate.fade(ones, 0.0, 1.0, 16000)
     assert np.allclose(rising**2 + falling**2, 1.0, atol=1e-5)
+
+
+ORACLE_ZAMIO = """
+import json, sys
+from pathlib import Path
+if sys.argv[1:3] == ["catalog", "import"]:
+    sys.exit(0)
+recording = Path(sys.argv[2])
+truth = json.loads(recording.with_name(recording.stem + ".truth.json").read_text())
+plays = [{**row, "start_s": row["start_s"] + 1.0} for row in truth["plays"]]
+plays += [{**row, "track_id": "cat0"} for row in truth["heldout"]]
+print(json.dumps(plays))
+"""
+
+
+def test_accuracy_runs_end_to_end_with_an_oracle(manifests: tuple[Path, Path], tmp_path: Path):
+    """accuracy.py imports, simulates, runs playlog and scores; an oracle gets every play."""
+    script = tmp_path / "oracle_zamio.py"
+    script.write_text(ORACLE_ZAMIO)
+    argv = ["--catalogue", str(manifests[0]), "--heldout", str(manifests[1]), "--seed", "8"]
+    argv += ["--presets", "clean", "--duration-s", "120", "--workdir", str(tmp_path / "work")]
+    assert accuracy.main([*argv, "--zamio", f"{sys.executable} {script}"]) == 0
+    result = json.loads((tmp_path / "work" / "results.json").read_text())["presets"][0]["score"]
+    assert result["recall"] == 1.0 and result["start_error_s_median"] == pytest.approx(1.0)
+    assert result["fp"] == result["heldout_false_plays"] == 1  # seed 8 airs one held-out song

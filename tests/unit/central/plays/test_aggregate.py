@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from central.matching.index import TrackRef
@@ -9,8 +10,8 @@ from central.matching.matcher import STRONG_INLIERS_MIN, Match
 from central.plays.aggregate import GAP_MAX_S, PLAY_S_MIN, build_plays
 
 FPS = 1000.0 / 32.0  # frames per second
-A = TrackRef(1, "A", "track A")
-B = TrackRef(2, "B", "track B")
+A = TrackRef(1, "A", "track A", duration_frames=int(200 * FPS))
+B = TrackRef(2, "B", "track B", duration_frames=int(100 * FPS))
 WINDOW_S = 10.24
 
 
@@ -127,3 +128,26 @@ def test_speed_is_estimated_across_the_play() -> None:
     """The play's speed ratio comes from the line through all its windows."""
     plays = build_plays(run(A, 0.0, 0.0, 180.0, speed=1.03))
     assert plays[0].speed_ratio == pytest.approx(1.03, abs=1e-3)
+
+
+def test_loop_based_track_matching_many_alignments_is_one_play() -> None:
+    """Windows matching a looped track at a different repetition each time make one play."""
+    rng = np.random.default_rng(4)
+    loop_s = 8.0
+    windows = []
+    for i in range(15):
+        start_s = 20.0 + i * WINDOW_S
+        true_ref_s = i * WINDOW_S
+        shift = float(rng.integers(-3, 4)) * loop_s  # which repetition this window matched best
+        windows.append(match(A, start_s, true_ref_s + shift, inliers=int(rng.integers(40, 90))))
+    plays = build_plays(windows)
+    assert len(plays) == 1
+    assert plays[0].start_s == pytest.approx(20.0, abs=0.1)
+    assert plays[0].end_s == pytest.approx(20.0 + 15 * WINDOW_S, abs=0.5)
+
+
+def test_full_track_played_twice_is_not_merged_as_a_loop() -> None:
+    """Two back-to-back full plays exceed one play of the track, so they stay two."""
+    first = run(A, 0.0, 0.0, 196.0)
+    second = run(A, 197.0, 0.0, 196.0)
+    assert len(build_plays(first + second)) == 2
