@@ -1,20 +1,21 @@
 """Speed benchmark: fingerprinting x real time, upload bytes per station-hour, query latency and
-index memory as the catalogue grows. Prints tables; never asserts timings.
+index memory as the catalogue grows. Prints tables (medians, p95, ratios); never asserts timings.
 
     python bench/speed.py [--sections fingerprint,upload,query] [--tracks N] [--repeats R]
-                          [--sizes 61,1000,3000,10000] [--out /tmp/zamio-bench/speed.json]
+                          [--sizes 61,1000,3000,10000] [--cpu K] [--out /tmp/zamio-bench/speed.json]
 
-1. fingerprint: every corpus track is decoded once (ffmpeg, timed), then fingerprinted from memory
-   on one pinned core, streamed in 1 s chunks as the agent does and whole as the catalogue does,
-   with QUERY and REFERENCE params, `--repeats` times.
+1. fingerprint: each corpus track is decoded once (ffmpeg, timed), then fingerprinted from memory
+   on one core (every library runs one thread; --cpu also pins it), streamed in 1 s chunks as the
+   agent does and whole as the catalogue does, QUERY and REFERENCE, `--repeats` times. Wall and
+   thread CPU time are both reported: other work on the machine slows the first, not the second.
 2. upload: the QUERY hashes of each track cut into 320-frame batches and encoded for the wire.
 3. query: real 10 s query windows (clean, and played 3 % fast through ffmpeg) against an index of
-   the real tracks plus synthetic references. A synthetic track resamples real REFERENCE hash
-   values with replacement, at a real track's hash density and a real track's duration: a two-fold
-   check on real music (printed) shows that this reproduces the collision counts of unseen real
-   music, while re-randomising low-order hash bits makes collisions rarer than real ones. Each
-   catalogue size runs in a fresh process, so its peak RSS is its own; synthetic tracks are made
-   inside the `entries` generator, so only the index itself is ever held.
+   the real tracks plus synthetic ones. A synthetic track resamples real REFERENCE hash values
+   with replacement, at a real track's hash density and duration: the two-fold check on real
+   music printed as 3a shows this reproduces the collisions unseen real music makes, while
+   redrawing the low-order hash bits makes collisions rarer than real. Each catalogue size runs
+   in a fresh process, so its peak RSS is its own; synthetic tracks are made one at a time inside
+   the `entries` generator, so only the index itself is ever held.
 """
 
 from __future__ import annotations
@@ -27,14 +28,12 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
-import resource  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
-from collections.abc import Callable, Iterator  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from concurrent.futures import ProcessPoolExecutor  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import TypeVar  # noqa: E402
 
 import numpy as np  # noqa: E402
 
@@ -42,6 +41,7 @@ if __package__ in (None, ""):  # run as a script: make the repository root impor
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import audio  # noqa: E402
+from bench._common import pct, rss_mb, stream, table, timed, trimmed_rss_mb  # noqa: E402
 from central.matching import matcher  # noqa: E402
 from central.matching.index import MatchIndex, TrackRef, build_index  # noqa: E402
 from edge_agent.batch import (  # noqa: E402
@@ -60,16 +60,13 @@ from edge_agent.fingerprint import (  # noqa: E402
     QUERY,
     REFERENCE,
     SAMPLE_RATE_HZ,
-    FingerprintParams,
     Fingerprints,
-    StreamingFingerprinter,
     fingerprint,
 )
 
 CATALOGUE = Path("/var/tmp/zamio-corpus/catalogue.json")
 OUT = Path("/tmp/zamio-bench/speed.json")
 SECTIONS = ("fingerprint", "upload", "query")
-CHUNK_S = 1.0  # the agent feeds capture in 1 s chunks
 MODES = (("QUERY", "1 s chunks"), ("REFERENCE", "1 s chunks"), ("QUERY", "whole"),
          ("REFERENCE", "whole"))  # fmt: skip
 PARAMS = {"QUERY": QUERY, "REFERENCE": REFERENCE}
@@ -83,71 +80,6 @@ SPEEDS = (1.0, 1.03)
 OFFSET_TOLERANCE_FRAMES = 16  # a match "at the right place" is within 0.5 s of the truth
 SYNTHETIC_TRACK_ID_FIRST = 1_000_000
 SEED = 20240601
-T = TypeVar("T")
-
-
-# ---------------------------------------------------------------------------------------------
-# Helpers
-
-
-def pct(values: list[float] | np.ndarray, q: float) -> float:
-    """The q-th percentile, NaN for no values."""
-    return float(np.percentile(values, q)) if len(values) else float("nan")
-
-
-def table(title: str, headers: list[str], rows: list[list[object]]) -> str:
-    """A plain-text table, columns right-aligned apart from the first."""
-    cells = [headers] + [[_fmt(c) for c in row] for row in rows]
-    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
-    lines = [title]
-    numeric = [all(_is_number(row[i]) for row in rows) for i in range(len(headers))]
-    for n, row in enumerate(cells):
-        parts = [c.rjust(w) if numeric[i] else c.ljust(w) for i, (c, w) in
-                 enumerate(zip(row, widths))]  # fmt: skip
-        lines.append("  ".join(parts).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, int | float) or value == ""
-
-
-def _fmt(value: object) -> str:
-    if isinstance(value, float):
-        if value != value:
-            return "-"
-        return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
-
-
-def rss_mb() -> dict[str, float]:
-    """Current and peak RSS of this process in MB.
-
-    Peak is VmHWM, the high-water mark of this process image. getrusage's ru_maxrss is reported
-    too, but Linux carries it across fork and exec, so in a spawned child it starts at the
-    parent's RSS at the time of the fork.
-    """
-    status = dict(line.split(":", 1) for line in Path("/proc/self/status").read_text().splitlines())
-    return {
-        "rss_mb": int(status["VmRSS"].split()[0]) / 1024,
-        "peak_rss_mb": int(status["VmHWM"].split()[0]) / 1024,
-        "ru_maxrss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-    }
-
-
-def stream(samples: np.ndarray, params: FingerprintParams) -> tuple[Fingerprints, int]:
-    """Feed 1 s chunks to a StreamingFingerprinter, as the agent does: (hashes, frame end)."""
-    engine = StreamingFingerprinter(params)
-    step = int(CHUNK_S * SAMPLE_RATE_HZ)
-    parts = [engine.feed(samples[i : i + step]) for i in range(0, len(samples), step)]
-    parts.append(engine.flush())
-    prints = Fingerprints.concat(parts)
-    frame_end = engine.frames_total
-    if len(prints):
-        frame_end = max(frame_end, int(prints.anchor_frames.max()) + 1)
-    return prints, frame_end
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,13 +106,6 @@ class TrackResult:
 def mode_label(params_name: str, feeding: str) -> str:
     """'QUERY / 1 s chunks'."""
     return f"{params_name} / {feeding}"
-
-
-def timed(function: Callable[..., T], *args: object) -> tuple[T, float, float]:
-    """(function(*args), wall seconds, CPU seconds of this thread)."""
-    wall, cpu = time.perf_counter(), time.thread_time()
-    out = function(*args)
-    return out, time.perf_counter() - wall, time.thread_time() - cpu
 
 
 def corpus_pass(tracks: list[dict], repeats: int, rng: np.random.Generator) -> list[TrackResult]:
@@ -241,6 +166,8 @@ def query_window(excerpt: np.ndarray) -> Fingerprints:
         inside, WINDOW_FRAMES, source=source, frame_start=lo, frame_end=hi
     )
     return Fingerprints(batch.hashes, batch.anchor_frames)
+
+
 # ---------------------------------------------------------------------------------------------
 # Section 1: fingerprinting speed
 
@@ -409,7 +336,8 @@ def measure_size(job: SizeJob) -> dict:
             "peak_rss_mb": after["peak_rss_mb"], "ru_maxrss_mb": after["ru_maxrss_mb"],
             "latency_ms_p50": 1e3 * pct(wall_s, 50), "latency_ms_p95": 1e3 * pct(wall_s, 95),
             "latency_ms_max": 1e3 * max(wall_s), "latency_cpu_ms_p50": 1e3 * pct(cpu_s, 50),
-            **accuracy(job.queries, best), **lookup_stats(index, job)}  # fmt: skip
+            "latency_cpu_ms_p95": 1e3 * pct(cpu_s, 95), **accuracy(job.queries, best),
+            **lookup_stats(index, job), "rss_after_trim_mb": trimmed_rss_mb()}  # fmt: skip
 
 
 def accuracy(queries: list[dict], best: list[matcher.Match | None]) -> dict:
@@ -478,22 +406,27 @@ def model_check(results: list[TrackResult], rng: np.random.Generator) -> tuple[s
 
 
 def probe_counts(sorted_hashes: np.ndarray, query_hashes: np.ndarray) -> np.ndarray:
-    """Postings each query hash reaches with the matcher's +-1 probe on the ratio field."""
+    """Postings each query hash reaches with the matcher's +-1 probe on the ratio field.
+
+    The needles keep the index's dtype: int64 needles make numpy cast the whole index first.
+    """
     h = query_hashes.astype(np.int64)
     ratio = h & matcher.RATIO_MASK
-    lo = np.searchsorted(sorted_hashes, h - (ratio > 0), "left")
-    hi = np.searchsorted(sorted_hashes, h + (ratio < matcher.RATIO_MASK), "right")
+    below = (h - (ratio > 0)).astype(sorted_hashes.dtype)
+    above = (h + (ratio < matcher.RATIO_MASK)).astype(sorted_hashes.dtype)
+    lo = np.searchsorted(sorted_hashes, below, "left")
+    hi = np.searchsorted(sorted_hashes, above, "right")
     return (hi - lo).astype(np.float64)
 
 
 def query_section(results: list[TrackResult], sizes: list[int], rounds: int) -> tuple[str, dict]:
-    """One fresh process per catalogue size; a table of latency, accuracy and memory."""
+    """One fresh process per catalogue size; tables of memory, and of latency and accuracy."""
     real = [(r.track_id, r.external_id, r.title, r.reference.hashes, r.reference.anchor_frames)
             for r in results]  # fmt: skip
     pool = np.concatenate([r.reference.hashes for r in results])
     shapes = np.array([(r.duration_s, len(r.reference) / r.duration_s) for r in results])
     queries = [q for r in results for q in r.queries]
-    rows, data = [], []
+    memory, latency, data = [], [], []
     for size in sizes:
         job = SizeJob(size, real, pool, shapes, queries, rounds, SEED)
         context = multiprocessing.get_context("spawn")
@@ -501,32 +434,45 @@ def query_section(results: list[TrackResult], sizes: list[int], rounds: int) -> 
             m = executor.submit(measure_size, job).result()
         data.append(m)
         print(f"  {m['tracks']:,} tracks: p50 {m['latency_ms_p50']:.1f} ms", file=sys.stderr)
-        rows.append([m["tracks"], m["index_hashes"] / 1e6, m["build_s"], m["index_mb"],
-                     m["rss_before_build_mb"], m["rss_after_build_mb"], m["peak_rss_mb"],
-                     m["latency_ms_p50"], m["latency_ms_p95"], m["latency_cpu_ms_p50"],
-                     m["pairs_per_query_p50"],
-                     m["query_hashes_dropped"], m["collisions_per_query_hash_per_m"],
-                     m["top1_speed_1"], m["top1_speed_1.03"], m["top1_placed_speed_1.03"],
-                     m["inliers_p50_speed_1"], m["inliers_p50_speed_1.03"]])  # fmt: skip
+        memory.append([m["tracks"], m["index_hashes"] / 1e6, m["build_s"], m["synthesis_s"],
+                       m["index_mb"], m["rss_before_build_mb"], m["rss_after_build_mb"],
+                       m["rss_after_trim_mb"], m["peak_rss_mb"]])  # fmt: skip
+        latency.append([m["tracks"], m["pairs_per_query_p50"], m["pairs_per_query_p95"],
+                        m["query_hashes_dropped"], m["collisions_per_query_hash_per_m"],
+                        m["latency_ms_p50"], m["latency_ms_p95"], m["latency_ms_max"],
+                        m["latency_cpu_ms_p50"], m["latency_cpu_ms_p95"],
+                        *[m[f"{k}_speed_{s:g}"] for k in ("top1", "top1_placed", "inliers_p50")
+                          for s in SPEEDS]])  # fmt: skip
     title = (
-        f"3b. Query latency of one {WINDOW_FRAMES}-frame window and index memory: {len(queries)} "
-        f"real windows ({EXCERPTS_PER_TRACK} per track, each clean and +3 % speed), "
-        f"{rounds} rounds; synthetic tracks beyond {len(results)}; targets at 10,000 tracks: "
-        "p50 <= 10 ms, memory <= 1.5 GB"
+        f"3b. Index build and memory (each size in a fresh process; synthetic tracks beyond "
+        f"{len(results)}); target at 10,000 tracks: <= 1.5 GB"
     )
-    headers = ["tracks", "M hashes", "build s", "index MB", "RSS0 MB", "RSS MB", "peak MB",
-               "p50 ms", "p95 ms", "CPU p50", "pairs p50", "q dropped", "coll/M", "top1 1.00",
-               "top1 1.03", "placed 1.03", "inl 1.00", "inl 1.03"]  # fmt: skip
+    headers = ["tracks", "M hashes", "build s", "synth s", "index MB", "RSS0 MB", "RSS MB",
+               "RSS trim MB", "peak MB"]  # fmt: skip
     notes = (
-        "   build s excludes making the synthetic tracks; RSS0: before the build (Python, numpy "
-        "and the job); RSS: after it; peak: VmHWM of the process.\n"
-        "   pairs: (query hash, posting) pairs per window; q dropped: query hashes skipped as "
-        f"reaching > {matcher.POSTINGS_PER_HASH_MAX} postings; coll/M: postings of other tracks "
-        "hit per query hash per million index hashes (constant if synthetic = real statistics).\n"
-        "   top1: best match is the right track; placed: and within 0.5 s of the right offset; "
-        "inl: median inliers of right matches."
+        "   build s: build_index, excluding synth s (making the synthetic tracks); index MB: "
+        "MatchIndex.nbytes; RSS0: before the build (Python, numpy, the job); RSS: after it; "
+        "RSS trim: after the queries and glibc malloc_trim(0); peak: VmHWM of the process "
+        "(getrusage's ru_maxrss is in the JSON)."
     )
-    return table(title, headers, rows) + "\n" + notes, {"sizes": data}
+    text = table(title, headers, memory) + "\n" + notes
+    title = (
+        f"3c. Query latency of one {WINDOW_FRAMES}-frame window (matcher.match_window): "
+        f"{len(queries)} real windows ({EXCERPTS_PER_TRACK} per track, each clean and +3 % "
+        f"speed), {rounds} rounds; target at 10,000 tracks: p50 <= 10 ms"
+    )
+    headers = ["tracks", "pairs p50", "pairs p95", "q dropped", "coll/M", "p50 ms", "p95 ms",
+               "max ms", "CPU p50", "CPU p95", "top1 x1.00", "top1 x1.03", "placed x1.00",
+               "placed x1.03", "inl x1.00", "inl x1.03"]  # fmt: skip
+    notes = (
+        "   pairs: (query hash, posting) pairs per window; q dropped: query hashes skipped for "
+        f"reaching > {matcher.POSTINGS_PER_HASH_MAX} postings; coll/M: postings of other tracks "
+        "hit per query hash per million index hashes (flat if synthetic = real statistics).\n"
+        "   top1: best match is the right track; placed: and within 0.5 s of the true offset "
+        "(a miss can be a repeated section of the track); inl: median inliers of right matches."
+    )
+    text += "\n\n" + table(title, headers, latency) + "\n" + notes
+    return text, {"sizes": data}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -591,8 +537,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\n\n".join(texts))
     load = (load_before, os.getloadavg()[0])
     report["load_average_1min"] = load
-    print(f"\ntotal {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs; 1-min load "
-          f"average {load[0]:.1f} at the start, {load[1]:.1f} at the end; results in {args.out}")
+    print(
+        f"\ntotal {time.perf_counter() - started:.0f} s on {os.cpu_count()} CPUs; 1-min load "
+        f"average {load[0]:.1f} at the start, {load[1]:.1f} at the end; results in {args.out}"
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1, default=float) + "\n")
     return 0

@@ -5,7 +5,7 @@
 2. coarse    vote per (track, 1 s bin of reference-minus-query frame); a speed change of a few
              percent moves the line by under a bin over a 10 s window, so the true track piles
              up in one or two neighbouring bins while chance collisions scatter.
-3. fine      for the best few coarse cells, search speed ratios 0.94..1.06 for the line
+3. fine      for the best few coarse cells, search speed ratios 0.92..1.08 for the line
              ref_frame = speed * query_frame + offset that most hashes agree with (+-2 frames),
              then refine it by least squares on those inliers.
 
@@ -26,8 +26,8 @@ POSTINGS_PER_HASH_MAX = 4000  # a hash in more places than this says nothing
 COARSE_BIN_FRAMES = 32
 CANDIDATES_MAX = 8
 COARSE_VOTES_MIN = 4
-SPEED_MIN = 0.94
-SPEED_MAX = 1.06
+SPEED_MIN = 0.92  # resampling +-5 % and tempo +-3 % can stack
+SPEED_MAX = 1.08
 SPEED_STEP = 0.0025
 INLIER_TOLERANCE_FRAMES = 2.0
 WEAK_INLIERS_MIN = 5  # reported, but only extends a play that stronger evidence started

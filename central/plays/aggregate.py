@@ -3,8 +3,9 @@
 Rules (pure, over frozen dataclasses):
 - a match joins a group of the same track when it lies on the group's line
   (reference frame = speed * broadcast frame + offset) within ALIGN_TOLERANCE_FRAMES, plus a
-  small allowance for speed error over the distance, and starts at most GAP_MAX_S after the
-  group's last evidence: DJ talk over an intro or a dropout does not split a play;
+  small allowance for speed error over the distance, and starts at most LINE_GAP_MAX_S after the
+  group's last evidence: DJ talk, noise over a quiet passage or a dropout does not split a play,
+  and a replay of the track can never lie on the same line;
 - a group becomes a play only if at least one match in it is strong, its evidence adds up to
   EVIDENCE_INLIERS_MIN, and it lasts PLAY_S_MIN: weak matches only widen the edges of plays that
   strong evidence started, which puts start and end within a second or two;
@@ -30,6 +31,7 @@ from edge_agent.fingerprint import FRAME_MS
 
 PLAY_S_MIN = 30.0
 GAP_MAX_S = 30.0
+LINE_GAP_MAX_S = 180.0  # on the same line a longer gap is still the same play: a replay never is
 ALIGN_TOLERANCE_FRAMES = 16.0
 ALIGN_DRIFT_PER_FRAME = 0.004  # speed uncertainty of one match, in frames per frame of distance
 EVIDENCE_INLIERS_MIN = 60
@@ -94,7 +96,7 @@ class _Group:
     def accepts(self, m: Match) -> bool:
         if m.track.track_id != self.track.track_id:
             return False
-        if m.query_first_frame - self.last_frame > GAP_MAX_S * _FRAMES_PER_S:
+        if m.query_first_frame - self.last_frame > LINE_GAP_MAX_S * _FRAMES_PER_S:
             return False
         return self.misalignment(m) <= self.tolerance(m)
 

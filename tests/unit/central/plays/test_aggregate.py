@@ -7,7 +7,7 @@ import pytest
 
 from central.matching.index import TrackRef
 from central.matching.matcher import STRONG_INLIERS_MIN, Match
-from central.plays.aggregate import GAP_MAX_S, PLAY_S_MIN, build_plays
+from central.plays.aggregate import GAP_MAX_S, LINE_GAP_MAX_S, PLAY_S_MIN, build_plays
 
 FPS = 1000.0 / 32.0  # frames per second
 A = TrackRef(1, "A", "track A", duration_frames=int(200 * FPS))
@@ -69,11 +69,26 @@ def test_gap_inside_a_play_is_bridged() -> None:
     assert len(plays) == 1
 
 
-def test_gap_longer_than_the_limit_splits() -> None:
-    """Evidence further apart than GAP_MAX_S is two plays."""
-    first = run(A, 0.0, 0.0, 60.0)
-    later_s = 60.0 + GAP_MAX_S + 20.0
-    second = run(A, later_s, later_s, 60.0)  # same alignment, far later
+def test_long_gap_on_the_same_line_is_still_one_play() -> None:
+    """A minute of noise over a quiet passage: evidence resumes on the same line, one play."""
+    first = run(A, 0.0, 0.0, 61.44)
+    resume_s = 61.44 + 60.0
+    second = run(A, resume_s, resume_s, 61.44)
+    assert len(build_plays(first + second)) == 1
+
+
+def test_evidence_beyond_the_line_gap_limit_splits() -> None:
+    """Evidence further apart than LINE_GAP_MAX_S is two plays even on one line."""
+    first = run(A, 0.0, 0.0, 61.44)
+    later_s = 61.44 + LINE_GAP_MAX_S + 10.0
+    second = run(A, later_s, later_s, 61.44)
+    assert len(build_plays(first + second)) == 2
+
+
+def test_other_alignment_after_a_gap_splits() -> None:
+    """After more than GAP_MAX_S, the same track at another alignment is another play."""
+    first = run(A, 0.0, 0.0, 61.44)
+    second = run(A, 61.44 + GAP_MAX_S + 5.0, 0.0, 61.44)
     assert len(build_plays(first + second)) == 2
 
 
