@@ -28,6 +28,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import json  # noqa: E402
 import multiprocessing  # noqa: E402
+import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Iterator  # noqa: E402
@@ -509,6 +510,26 @@ def pin_cpu(cpu: int | None) -> str:
     return f"pinned to cpu {cpu}"
 
 
+def code_version() -> str:
+    """The commit measured, marked when the measured modules differ from it (read-only git)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        measured = ["edge_agent/fingerprint.py", "edge_agent/batch.py", "central/matching"]
+        dirty = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--", *measured],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return commit + (" + uncommitted changes" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the chosen sections, print their tables, write the JSON."""
     args = parse_args(argv)
@@ -520,8 +541,9 @@ def main(argv: list[str] | None = None) -> int:
     repeats = args.repeats if "fingerprint" in args.sections else 1
     started, load_before = time.perf_counter(), os.getloadavg()[0]
     results = corpus_pass(tracks, repeats, rng)
-    report: dict = {"tracks": len(results), "audio_s": sum(r.duration_s for r in results)}
-    texts = []
+    report: dict = {"tracks": len(results), "audio_s": sum(r.duration_s for r in results),
+                    "code": code_version()}  # fmt: skip
+    texts = [f"code {report['code']}, fingerprint version {FINGERPRINT_VERSION}"]
     if "fingerprint" in args.sections:
         text, report["fingerprint"] = fingerprint_section(results, repeats, cpu)
         texts.append(text)

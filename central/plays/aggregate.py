@@ -15,7 +15,10 @@ Rules (pure, over frozen dataclasses):
   one play of the track (its duration at the play's speed, plus RESTART_SLACK_S); a restart
   would not fit;
 - a group overlapping a stronger group of the same track (a repeated chorus matching its other
-  occurrence) is dropped.
+  occurrence) is dropped;
+- edges: a fade-in, a quiet intro or talk over it hides the first seconds, so when the first
+  evidence lies within EDGE_EXTRAPOLATE_S_MAX of the track's start, the play starts where the
+  line puts the track's first frame; the same at the tail.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ EVIDENCE_INLIERS_MIN = 60
 EDGE_PAD_FRAMES = 8  # a hash's anchor precedes the last peak it covers: pad the end by ~0.25 s
 OVERLAP_SHARE_MAX = 0.5
 RESTART_SLACK_S = 8.0
+EDGE_EXTRAPOLATE_S_MAX = 6.0  # evidence this close to the track's top or tail: extend to it
 
 _FRAMES_PER_S = 1000.0 / FRAME_MS
 
@@ -154,18 +158,31 @@ def _fits_one_play(a: _Group, b: _Group) -> bool:
 
 
 def _to_play(group: _Group) -> Play:
-    first = np.array([m.query_first_frame for m in group.members], dtype=np.float64)
-    last = np.array([m.query_last_frame for m in group.members], dtype=np.float64)
     speed, offset = _fit_line(group)
+    start, end = _edges(group, speed, offset)
     return Play(
         track=group.track,
-        start_frame=int(first.min()),
-        end_frame=int(last.max()) + EDGE_PAD_FRAMES,
+        start_frame=start,
+        end_frame=end,
         speed_ratio=speed,
         offset_frames=offset,
         inliers=sum(m.inliers for m in group.members),
         matches=len(group.members),
     )
+
+
+def _edges(group: _Group, speed: float, offset: float) -> tuple[int, int]:
+    """Broadcast frames of the play's start and end, extended to the track's top and tail."""
+    first, last = group.first_frame, group.last_frame + EDGE_PAD_FRAMES
+    reach = EDGE_EXTRAPOLATE_S_MAX * _FRAMES_PER_S
+    before = (speed * first + offset) / speed  # broadcast frames since the track's top
+    if 0.0 < before <= reach:
+        first = int(round(first - before))
+    duration = group.track.duration_frames
+    after = (duration - (speed * last + offset)) / speed  # broadcast frames left to the tail
+    if duration > 0 and 0.0 < after <= reach:
+        last = int(round(last + after))
+    return max(first, 0), last
 
 
 def _fit_line(group: _Group) -> tuple[float, float]:

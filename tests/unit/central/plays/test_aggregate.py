@@ -121,8 +121,8 @@ def test_weak_evidence_alone_never_makes_a_play() -> None:
 
 def test_weak_edges_extend_a_strong_play() -> None:
     """A weak match on the line before the first strong window moves the start earlier."""
-    strong = run(A, 20.0, 15.0, 60.0)
-    edge = match(A, 15.0, 10.0, inliers=6, length_s=5.0)
+    strong = run(A, 20.0, 45.0, 60.0)
+    edge = match(A, 15.0, 40.0, inliers=6, length_s=5.0)
     plays = build_plays([edge, *strong])
     assert plays[0].start_s == pytest.approx(15.0, abs=0.1)
 
@@ -166,3 +166,18 @@ def test_full_track_played_twice_is_not_merged_as_a_loop() -> None:
     first = run(A, 0.0, 0.0, 196.0)
     second = run(A, 197.0, 0.0, 196.0)
     assert len(build_plays(first + second)) == 2
+
+
+def test_edges_extend_to_the_track_top_and_tail() -> None:
+    """Evidence from 4 s into the track and to 4 s before its end: the play spans the track."""
+    duration_s = 200.0
+    windows = run(A, 104.0, 4.0, 195.0)  # 19 windows; broadcast 100 s is the track top
+    plays = build_plays(windows)
+    assert plays[0].start_s == pytest.approx(100.0, abs=0.1)
+    assert plays[0].end_s == pytest.approx(100.0 + duration_s, abs=0.2)
+
+
+def test_partial_play_edges_are_not_extrapolated() -> None:
+    """A play that starts 60 s into the track keeps its evidence start."""
+    plays = build_plays(run(A, 100.0, 60.0, 61.44))
+    assert plays[0].start_s == pytest.approx(100.0, abs=0.1)
