@@ -1,6 +1,7 @@
-"""In-memory reference index: sorted hashes with packed (segment, frame) postings.
+"""In-memory reference index: one sorted uint64 array of (hash << 32 | posting) entries.
 
-Memory is 8 bytes per reference hash (uint32 hash + uint32 posting) plus a small segment table.
+Memory is 8 bytes per reference hash plus a small segment table; the entries are sorted in
+place, so building needs about twice the final size at its peak.
 A posting packs a segment number (high 18 bits) and a frame within the segment (low 14 bits);
 tracks longer than one segment (16384 frames, 8.7 min) simply use several segments, so no track
 length limit exists. The index is built once per process and answers queries with binary search,
@@ -36,24 +37,30 @@ class MatchIndex:
     """Sorted reference hashes and where each occurs."""
 
     fingerprint_version: int
-    hashes: np.ndarray  # uint32, sorted
-    postings: np.ndarray  # uint32, segment << 14 | frame within segment
+    entries: np.ndarray  # uint64, sorted: hash << 32 | posting (segment << 14 | frame in segment)
     segment_tracks: np.ndarray  # int32, segment -> index into `tracks`
     segment_first_frames: np.ndarray  # int64, segment -> first frame of the track it covers
     tracks: tuple[TrackRef, ...]
 
     def __len__(self) -> int:
-        return int(self.hashes.shape[0])
+        return int(self.entries.shape[0])
 
     @property
     def nbytes(self) -> int:
         """Bytes held by the arrays."""
         return int(
-            self.hashes.nbytes
-            + self.postings.nbytes
-            + self.segment_tracks.nbytes
-            + self.segment_first_frames.nbytes
+            self.entries.nbytes + self.segment_tracks.nbytes + self.segment_first_frames.nbytes
         )
+
+    @property
+    def hashes(self) -> np.ndarray:
+        """The sorted hashes (a copy: for inspection, not for the query path)."""
+        return (self.entries >> np.uint64(32)).astype(np.uint32)
+
+    @property
+    def postings(self) -> np.ndarray:
+        """The postings in hash order (a copy)."""
+        return (self.entries & np.uint64(0xFFFFFFFF)).astype(np.uint32)
 
 
 def build_index(
@@ -62,8 +69,7 @@ def build_index(
 ) -> MatchIndex:
     """Index reference fingerprints; one pass over `entries`, then one sort."""
     tracks: list[TrackRef] = []
-    hash_parts: list[np.ndarray] = []
-    posting_parts: list[np.ndarray] = []
+    parts: list[np.ndarray] = []
     seg_tracks: list[int] = []
     seg_firsts: list[int] = []
     for ref, prints in entries:
@@ -78,15 +84,15 @@ def build_index(
         seg_tracks += [track_index] * segments
         seg_firsts += [s * SEGMENT_FRAMES for s in range(segments)]
         postings = ((seg_of_frame + base) << SEGMENT_FRAME_BITS) | (frames & (SEGMENT_FRAMES - 1))
-        hash_parts.append(prints.hashes.astype(np.uint32, copy=False))
-        posting_parts.append(postings.astype(np.uint32))
-    hashes = np.concatenate(hash_parts) if hash_parts else np.zeros(0, np.uint32)
-    postings = np.concatenate(posting_parts) if posting_parts else np.zeros(0, np.uint32)
-    order = np.argsort(hashes, kind="stable")
+        parts.append(
+            (prints.hashes.astype(np.uint64) << np.uint64(32)) | postings.astype(np.uint64)
+        )
+    entries = np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+    del parts
+    entries.sort()  # in place: equal hashes end up ordered by posting, deterministically
     return MatchIndex(
         fingerprint_version=fingerprint_version,
-        hashes=hashes[order],
-        postings=postings[order],
+        entries=entries,
         segment_tracks=np.array(seg_tracks, dtype=np.int32),
         segment_first_frames=np.array(seg_firsts, dtype=np.int64),
         tracks=tuple(tracks),
@@ -94,7 +100,8 @@ def build_index(
 
 
 def decode_postings(index: MatchIndex, postings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Postings to (track index, frame in the track)."""
-    segment = (postings >> SEGMENT_FRAME_BITS).astype(np.int64)
-    frame = (postings & (SEGMENT_FRAMES - 1)).astype(np.int64)
+    """Postings (or whole entries: the low 32 bits) to (track index, frame in the track)."""
+    low = (postings & 0xFFFFFFFF).astype(np.int64)
+    segment = low >> SEGMENT_FRAME_BITS
+    frame = low & (SEGMENT_FRAMES - 1)
     return index.segment_tracks[segment], index.segment_first_frames[segment] + frame
