@@ -30,7 +30,7 @@ import numpy as np
 
 from central.matching.index import TrackRef
 from central.matching.matcher import Match, confidence_for
-from edge_agent.fingerprint import FRAME_MS
+from edge_agent.fingerprint import FRAME_MS, TARGET_DT_MAX_FRAMES
 
 PLAY_S_MIN = 30.0
 GAP_MAX_S = 30.0
@@ -38,7 +38,9 @@ LINE_GAP_MAX_S = 180.0  # on the same line a longer gap is still the same play: 
 ALIGN_TOLERANCE_FRAMES = 16.0
 ALIGN_DRIFT_PER_FRAME = 0.004  # speed uncertainty of one match, in frames per frame of distance
 EVIDENCE_INLIERS_MIN = 60
-EDGE_PAD_FRAMES = 8  # a hash's anchor precedes the last peak it covers: pad the end by ~0.25 s
+EDGE_PAD_FRAMES = (
+    TARGET_DT_MAX_FRAMES  # the last hash's target peaks lie up to 1 s after its anchor
+)
 OVERLAP_SHARE_MAX = 0.5
 RESTART_SLACK_S = 8.0
 EDGE_EXTRAPOLATE_S_MAX = 6.0  # evidence this close to the track's top or tail: extend to it

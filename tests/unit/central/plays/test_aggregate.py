@@ -7,12 +7,19 @@ import pytest
 
 from central.matching.index import TrackRef
 from central.matching.matcher import STRONG_INLIERS_MIN, Match
-from central.plays.aggregate import GAP_MAX_S, LINE_GAP_MAX_S, PLAY_S_MIN, build_plays
+from central.plays.aggregate import (
+    EDGE_PAD_FRAMES,
+    GAP_MAX_S,
+    LINE_GAP_MAX_S,
+    PLAY_S_MIN,
+    build_plays,
+)
 
 FPS = 1000.0 / 32.0  # frames per second
 A = TrackRef(1, "A", "track A", duration_frames=int(200 * FPS))
 B = TrackRef(2, "B", "track B", duration_frames=int(100 * FPS))
 WINDOW_S = 10.24
+PAD_S = EDGE_PAD_FRAMES / FPS  # the last hash's peaks follow its anchor
 
 
 def match(
@@ -60,7 +67,7 @@ def test_consecutive_windows_make_one_play() -> None:
     plays = build_plays(run(A, 100.0, 0.0, 180.0))
     assert len(plays) == 1
     assert plays[0].start_s == pytest.approx(100.0, abs=0.1)
-    assert plays[0].end_s == pytest.approx(100.0 + 17 * WINDOW_S, abs=0.5)
+    assert plays[0].end_s == pytest.approx(100.0 + 17 * WINDOW_S + PAD_S, abs=0.1)
 
 
 def test_gap_inside_a_play_is_bridged() -> None:
@@ -158,7 +165,7 @@ def test_loop_based_track_matching_many_alignments_is_one_play() -> None:
     plays = build_plays(windows)
     assert len(plays) == 1
     assert plays[0].start_s == pytest.approx(20.0, abs=0.1)
-    assert plays[0].end_s == pytest.approx(20.0 + 15 * WINDOW_S, abs=0.5)
+    assert plays[0].end_s == pytest.approx(20.0 + 15 * WINDOW_S + PAD_S, abs=0.1)
 
 
 def test_full_track_played_twice_is_not_merged_as_a_loop() -> None:
