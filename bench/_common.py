@@ -15,7 +15,7 @@ from edge_agent.fingerprint import (
     SAMPLE_RATE_HZ,
     FingerprintParams,
     Fingerprints,
-    StreamingFingerprinter,
+    fingerprint_in_chunks,
 )
 
 CHUNK_S = 1.0  # the agent feeds capture to the fingerprinter in 1 s chunks
@@ -70,16 +70,8 @@ def rss_mb() -> dict[str, float]:
 
 
 def stream(samples: np.ndarray, params: FingerprintParams) -> tuple[Fingerprints, int]:
-    """Feed 1 s chunks to a StreamingFingerprinter, as the agent does: (hashes, frame end)."""
-    engine = StreamingFingerprinter(params)
-    step = int(CHUNK_S * SAMPLE_RATE_HZ)
-    parts = [engine.feed(samples[i : i + step]) for i in range(0, len(samples), step)]
-    parts.append(engine.flush())
-    prints = Fingerprints.concat(parts)
-    frame_end = engine.frames_total
-    if len(prints):
-        frame_end = max(frame_end, int(prints.anchor_frames.max()) + 1)
-    return prints, frame_end
+    """Feed 1 s chunks, as the agent does: (hashes, frames seen)."""
+    return fingerprint_in_chunks(samples, params, int(CHUNK_S * SAMPLE_RATE_HZ))
 
 
 def timed(function: Callable[..., T], *args: object) -> tuple[T, float, float]:

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from edge_agent.batch import (
     FRAME_MS,
     ID_BYTES_MAX,
@@ -38,8 +36,7 @@ from edge_agent.fingerprint import (
     FINGERPRINT_VERSION,
     QUERY,
     SAMPLE_RATE_HZ,
-    Fingerprints,
-    StreamingFingerprinter,
+    fingerprint_in_chunks,
 )
 
 CHUNK_S = 1.0  # the file is fed to the streaming fingerprinter in 1 s chunks, as capture would
@@ -113,7 +110,7 @@ def _fingerprint_command(args: argparse.Namespace) -> int:
         samples = decode_file(args.file, sample_rate_hz=SAMPLE_RATE_HZ)
     except DecodeError as error:
         return _fail(str(error))
-    fingerprints, frame_end = stream_fingerprints(samples)
+    fingerprints, frame_end = fingerprint_in_chunks(samples, QUERY, int(CHUNK_S * SAMPLE_RATE_HZ))
     source = BatchSource(
         device_id=args.device_id,
         source_id=args.source_id or _default_source_id(args.file),
@@ -130,21 +127,6 @@ def _fingerprint_command(args: argparse.Namespace) -> int:
         return _fail(f"{args.output}: cannot write: {error.strerror or error}", EXIT_OUTPUT_FAILED)
     _print_summary(args.output, len(samples) / SAMPLE_RATE_HZ, batches, file_bytes)
     return EXIT_OK
-
-
-def stream_fingerprints(samples: np.ndarray, chunk_s: float = CHUNK_S) -> tuple[Fingerprints, int]:
-    """Feed `samples` (8 kHz) to a QUERY StreamingFingerprinter in chunks; (hashes, frames seen)."""
-    engine = StreamingFingerprinter(QUERY)
-    chunk_samples = max(1, int(chunk_s * SAMPLE_RATE_HZ))
-    parts = [
-        engine.feed(samples[i : i + chunk_samples]) for i in range(0, len(samples), chunk_samples)
-    ]
-    parts.append(engine.flush())
-    fingerprints = Fingerprints.concat(parts)
-    frame_end = engine.frames_total
-    if len(fingerprints):
-        frame_end = max(frame_end, int(fingerprints.anchor_frames.max()) + 1)
-    return fingerprints, frame_end
 
 
 def _default_source_id(path: Path) -> str:

@@ -513,6 +513,18 @@ def fingerprint(samples: np.ndarray, params: FingerprintParams = QUERY) -> Finge
     return Fingerprints.concat([engine.feed(samples), engine.flush()])
 
 
+def fingerprint_in_chunks(
+    samples: np.ndarray, params: FingerprintParams = QUERY, chunk_samples: int = SAMPLE_RATE_HZ
+) -> tuple[Fingerprints, int]:
+    """Feed a signal in chunks (1 s by default), as capture does: (hashes, frames seen)."""
+    engine = StreamingFingerprinter(params)
+    parts = [
+        engine.feed(samples[i : i + chunk_samples]) for i in range(0, len(samples), chunk_samples)
+    ]
+    parts.append(engine.flush())
+    return Fingerprints.concat(parts), engine.frames_total
+
+
 def frames_to_ms(frames: np.ndarray | int) -> np.ndarray | float:
     """Frame index to milliseconds since the start of the stream."""
     return np.asarray(frames, dtype=np.float64) * FRAME_MS

@@ -23,51 +23,9 @@ def tempo(samples: np.ndarray, ratio: float) -> np.ndarray:
 
 def mp3(samples: np.ndarray, bitrate: str = "48k") -> np.ndarray:
     """Round trip through an MP3 encoder at `bitrate`."""
-    encoded = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "f32le",
-            "-ar",
-            str(SAMPLE_RATE_HZ),
-            "-ac",
-            "1",
-            "-i",
-            "-",
-            "-b:a",
-            bitrate,
-            "-f",
-            "mp3",
-            "-",
-        ],
-        input=samples.astype(np.float32).tobytes(),
-        capture_output=True,
-        check=True,
-    ).stdout
-    out = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "mp3",
-            "-i",
-            "-",
-            "-ac",
-            "1",
-            "-ar",
-            str(SAMPLE_RATE_HZ),
-            "-f",
-            "f32le",
-            "-",
-        ],
-        input=encoded,
-        capture_output=True,
-        check=True,
-    ).stdout
-    return np.frombuffer(out, np.float32).copy()
+    encoded = _pipe(samples.astype(np.float32).tobytes(), _F32_IN, ["-b:a", bitrate, "-f", "mp3"])
+    decoded = _pipe(encoded, ["-f", "mp3"], ["-ac", "1", "-ar", str(SAMPLE_RATE_HZ), "-f", "f32le"])
+    return np.frombuffer(decoded, np.float32).copy()
 
 
 def phone(samples: np.ndarray) -> np.ndarray:
@@ -133,30 +91,19 @@ def talk_over(music: np.ndarray, seed: int, speech_db: float = 0.0) -> np.ndarra
     return (music + scale * voice).astype(np.float32)
 
 
+_F32_IN = ["-f", "f32le", "-ar", str(SAMPLE_RATE_HZ), "-ac", "1"]
+
+
 def _ffmpeg(samples: np.ndarray, args: list[str]) -> np.ndarray:
-    out = subprocess.run(
-        [
-            "ffmpeg",
-            "-v",
-            "error",
-            "-f",
-            "f32le",
-            "-ar",
-            str(SAMPLE_RATE_HZ),
-            "-ac",
-            "1",
-            "-i",
-            "-",
-            *args,
-            "-f",
-            "f32le",
-            "-",
-        ],
-        input=samples.astype(np.float32).tobytes(),
-        capture_output=True,
-        check=True,
-    ).stdout
+    """Run 8 kHz float32 samples through an ffmpeg filter chain."""
+    out = _pipe(samples.astype(np.float32).tobytes(), _F32_IN, [*args, "-f", "f32le"])
     return np.frombuffer(out, np.float32).copy()
+
+
+def _pipe(data: bytes, input_args: list[str], output_args: list[str]) -> bytes:
+    """ffmpeg from standard input to standard output."""
+    command = ["ffmpeg", "-v", "error", *input_args, "-i", "-", *output_args, "-"]
+    return subprocess.run(command, input=data, capture_output=True, check=True).stdout
 
 
 def song(seed: int, duration_s: float) -> np.ndarray:

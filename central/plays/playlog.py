@@ -16,15 +16,19 @@ from edge_agent.batch import (
     decode_batch,
     encode_batch,
 )
-from edge_agent.cli import stream_fingerprints
 from edge_agent.decode import decode_file
-from edge_agent.fingerprint import FINGERPRINT_VERSION, SAMPLE_RATE_HZ, Fingerprints
+from edge_agent.fingerprint import (
+    FINGERPRINT_VERSION,
+    SAMPLE_RATE_HZ,
+    Fingerprints,
+    fingerprint_in_chunks,
+)
 
 
 def recording_batches(path: Path, source_id: str = "playlog") -> list[HashBatch]:
     """Decode, fingerprint in 1 s chunks and cut into wire batches, as an agent would."""
     samples = decode_file(path, sample_rate_hz=SAMPLE_RATE_HZ)
-    fingerprints, frame_end = stream_fingerprints(samples)
+    fingerprints, frame_end = fingerprint_in_chunks(samples)
     source = BatchSource(
         device_id="playlog",
         source_id=source_id,
