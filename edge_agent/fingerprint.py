@@ -523,8 +523,3 @@ def fingerprint_in_chunks(
     ]
     parts.append(engine.flush())
     return Fingerprints.concat(parts), engine.frames_total
-
-
-def frames_to_ms(frames: np.ndarray | int) -> np.ndarray | float:
-    """Frame index to milliseconds since the start of the stream."""
-    return np.asarray(frames, dtype=np.float64) * FRAME_MS

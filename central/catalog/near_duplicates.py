@@ -36,8 +36,7 @@ class NearDuplicateCheck:
                 self._indexes = []
                 return [f"near-duplicate check against the existing catalogue skipped: {error}"]
         notes = near_duplicate_notes(self._indexes, track.id, fingerprints)
-        duration_frames = int(fingerprints.anchor_frames.max()) + 1 if len(fingerprints) else 0
-        ref = TrackRef(track.id, track.external_id, track.title, duration_frames)
+        ref = TrackRef(track.id, track.external_id, track.title)
         self._indexes.append(build_index([(ref, fingerprints)], self.fingerprint_version))
         return notes
 

@@ -11,7 +11,7 @@ so a query never loads the catalogue.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -29,7 +29,7 @@ class TrackRef:
     track_id: int  # database id
     external_id: str
     title: str
-    duration_frames: int = 0  # last reference anchor + 1: how long one play can last
+    duration_frames: int = 0  # last reference anchor + 1; build_index fills it in
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,8 @@ def build_index(
     seg_firsts: list[int] = []
     for ref, prints in entries:
         track_index = len(tracks)
+        if len(prints) and not ref.duration_frames:
+            ref = replace(ref, duration_frames=int(prints.anchor_frames.max()) + 1)
         tracks.append(ref)
         frames = prints.anchor_frames.astype(np.int64)
         seg_of_frame = frames >> SEGMENT_FRAME_BITS

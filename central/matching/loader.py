@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 from central.catalog.store import load_reference_fingerprints, tracks_missing_version
 from central.errors import FingerprintVersionError
 from central.matching.index import MatchIndex, TrackRef, build_index
-from edge_agent.fingerprint import FINGERPRINT_VERSION, Fingerprints
+from edge_agent.fingerprint import FINGERPRINT_VERSION
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ def load_index(
             f"({shown}): re-import them into a fresh catalogue"
         )
     entries = (
-        (TrackRef(track_id, external_id, title, _duration_frames(prints)), prints)
+        (TrackRef(track_id, external_id, title), prints)
         for track_id, external_id, title, prints in load_reference_fingerprints(
             session, fingerprint_version
         )
@@ -46,7 +46,3 @@ def load_index(
         index.nbytes / 1e6,
     )
     return index
-
-
-def _duration_frames(prints: Fingerprints) -> int:
-    return int(prints.anchor_frames.max()) + 1 if len(prints) else 0

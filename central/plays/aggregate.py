@@ -208,9 +208,7 @@ def _qualifies(group: _Group) -> bool:
         return False
     if sum(m.inliers for m in group.members) < EVIDENCE_INLIERS_MIN:
         return False
-    span_frames = (
-        group.last_frame + EDGE_PAD_FRAMES - min(m.query_first_frame for m in group.members)
-    )
+    span_frames = group.last_frame + EDGE_PAD_FRAMES - group.first_frame
     return span_frames >= PLAY_S_MIN * _FRAMES_PER_S
 
 

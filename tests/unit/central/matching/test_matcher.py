@@ -132,3 +132,12 @@ def test_long_tracks_span_several_index_segments() -> None:
     tracks, got = decode_postings(idx, idx.postings)
     assert tracks.tolist() == [1, 1, 1]
     assert got.tolist() == frames.tolist()
+
+
+def test_index_derives_each_track_duration_from_its_hashes() -> None:
+    """A track's duration (for play building) is its last reference anchor plus one."""
+    prints = fp.Fingerprints(np.array([1, 2], np.uint32), np.array([10, 4000], np.uint32))
+    idx = build_index(
+        [(TrackRef(1, "a", "a"), prints), (TrackRef(2, "b", "b"), fp.Fingerprints.empty())]
+    )
+    assert [t.duration_frames for t in idx.tracks] == [4001, 0]
