@@ -3,15 +3,22 @@
     zamio-agent fingerprint FILE -o OUT   decode FILE, fingerprint it as the agent would, and
                                           write its hash batches to OUT (edge_agent.batchfile)
     zamio-agent inspect OUT               print the batches of such a file, one line each
+    zamio-agent check-config [--config P] validate the configuration, print it (secrets hidden)
+    zamio-agent run [--config P]          run the agent: capture every source, fingerprint,
+                                          spool and publish until SIGTERM
 
-Exit codes: 0 done, 1 the output could not be written, 2 bad arguments or an unreadable input
-(one line on stderr, no traceback).
+Exit codes: 0 done, 1 the output could not be written, 2 bad arguments, an unreadable input or
+an invalid configuration or spool (one line per problem on stderr, no traceback; systemd does not
+restart on 2, since only an operator can fix it).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -31,13 +38,20 @@ from edge_agent.batch import (
 )
 from edge_agent.batchfile import read_batch_file, write_batch_file
 from edge_agent.decode import decode_file
-from edge_agent.errors import BatchDecodeError, BatchFileError, DecodeError
+from edge_agent.errors import (
+    BatchDecodeError,
+    BatchFileError,
+    DecodeError,
+    SettingsError,
+    SpoolError,
+)
 from edge_agent.fingerprint import (
     FINGERPRINT_VERSION,
     QUERY,
     SAMPLE_RATE_HZ,
     fingerprint_in_chunks,
 )
+from edge_agent.settings import CONFIG_ENV, DEFAULT_CONFIG_PATH, AgentSettings, load_settings
 
 CHUNK_S = 1.0  # the file is fed to the streaming fingerprinter in 1 s chunks, as capture would
 EXIT_OK = 0
@@ -72,6 +86,18 @@ def _parser() -> argparse.ArgumentParser:
     inspect = commands.add_parser("inspect", help="print the batches of a batch file")
     inspect.add_argument("file", type=Path, metavar="OUT", help="file written by `fingerprint`")
     inspect.set_defaults(handler=_inspect_command)
+    config_help = f"TOML file (default: ${CONFIG_ENV}, else {DEFAULT_CONFIG_PATH})"
+    check = commands.add_parser("check-config", help="validate the configuration and print it")
+    check.add_argument("--config", type=Path, help=config_help)
+    check.set_defaults(handler=_check_config_command)
+    run = commands.add_parser("run", help="run the agent until SIGTERM")
+    run.add_argument("--config", type=Path, help=config_help)
+    run.add_argument(
+        "--exit-when-done",
+        action="store_true",
+        help="exit once every source has ended and everything is sent (file sources)",
+    )
+    run.set_defaults(handler=_run_command)
     return parser
 
 
@@ -208,3 +234,52 @@ def _utc(ms: int) -> str:
     except (OverflowError, OSError, ValueError):
         return f"{ms} ms"
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# ---------------------------------------------------------------------------------------------
+# check-config and run
+
+
+def _load(path: Path | None) -> AgentSettings | None:
+    """The validated settings, or None after printing every problem."""
+    try:
+        return load_settings(path)
+    except SettingsError as error:
+        for problem in error.problems:
+            print(f"zamio-agent: config: {problem}", file=sys.stderr)
+        return None
+
+
+def _check_config_command(args: argparse.Namespace) -> int:
+    """Validate; print the effective settings (password hidden) as JSON on stdout."""
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_BAD_INPUT
+    print(json.dumps(settings.redacted(), indent=2, sort_keys=True))
+    print(f"configuration OK: {len(settings.sources)} source(s)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _run_command(args: argparse.Namespace) -> int:
+    """Run the agent; SIGTERM or SIGINT stops it cleanly (last windows spooled, status offline)."""
+    settings = _load(args.config)
+    if settings is None:
+        return EXIT_BAD_INPUT
+    _configure_logging(settings.log_level)
+    from edge_agent.agent import Agent  # paho and psutil only for the running agent
+
+    try:
+        agent = Agent(settings)
+    except SpoolError as error:
+        return _fail(f"spool: {error}")
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: agent.stop())
+    agent.run(exit_when_done=args.exit_when_done)
+    return EXIT_OK
+
+
+def _configure_logging(level: str) -> None:
+    """Log to stderr; under systemd, journald adds the time, so leave it out."""
+    under_journald = "JOURNAL_STREAM" in os.environ
+    fmt = "%(levelname)s %(name)s: %(message)s"
+    logging.basicConfig(level=level.upper(), format=fmt if under_journald else "%(asctime)s " + fmt)

@@ -422,12 +422,18 @@ class StreamingFingerprinter:
         self._peaks_until = 0  # peaks final for frames < this
         self._peaks = Peaks.empty()
         self._anchors_done = 0  # index in _peaks of the next anchor
+        self._final_until = 0  # every hash anchored before this frame has been returned
         self._finished = False
 
     @property
     def frames_total(self) -> int:
         """Complete frames seen since the start of the stream."""
         return self._frames_total
+
+    @property
+    def final_until(self) -> int:
+        """Every hash anchored before this frame has been returned; later ones may still come."""
+        return self._final_until
 
     def feed(self, samples: np.ndarray) -> Fingerprints:
         """Consume mono float32 samples at SAMPLE_RATE_HZ; return newly final hashes."""
@@ -499,6 +505,7 @@ class StreamingFingerprinter:
         hi = len(frames) if final else int(np.searchsorted(frames, anchors_until, "left"))
         out = triplet_hashes(self._peaks, self._anchors_done, hi, self.params.targets_max)
         self._anchors_done = max(self._anchors_done, hi)
+        self._final_until = self._frames_total if final else max(self._final_until, anchors_until)
         # Peaks before the oldest pending anchor are no longer needed.
         drop = self._anchors_done
         if drop > 0:
