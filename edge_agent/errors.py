@@ -65,3 +65,32 @@ class BatchFileError(Exception):
 
 class DecodeError(Exception):
     """Audio that cannot be used: not found, no ffmpeg, corrupt, empty, too short or silent."""
+
+
+class SpoolError(Exception):
+    """The on-disk outbox cannot be used: corrupt, another schema version, or a SQLite failure."""
+
+
+class SpoolFullError(SpoolError):
+    """The disk holding the spool is full and dropping the oldest messages did not make room."""
+
+
+class SettingsError(Exception):
+    """The agent's configuration is invalid; `problems` lists every problem, secrets left out."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class CaptureError(Exception):
+    """A source stopped giving audio: ffmpeg exited, the stream stalled, the device vanished."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason  # short stable tag: ffmpeg_exit, stalled, no_ffmpeg, soundcard_open
+        self.detail = detail
+
+
+class SourceEnded(Exception):
+    """A file source reached its end (not a failure)."""

@@ -1,0 +1,449 @@
+"""The agent's on-disk outbox: every MQTT message waits in SQLite (WAL) until the broker's PUBACK.
+
+A put that returned survives kill -9 and power loss (WAL, synchronous=FULL, one transaction per
+put). Bounded by payload bytes and age, oldest dropped first, every drop counted in the file. A
+source's next_seq only grows, even past dropped batches. Times come in as `now_ms` (UTC ms).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import heapq
+import logging
+import sqlite3
+import threading
+from collections.abc import Collection, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from edge_agent.errors import SpoolError, SpoolFullError
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 5_000
+FREE_BYTES_VACUUM_MIN = 1 << 20  # free pages past this are given back to the file system
+WAL_BYTES_MAX = 4 << 20  # journal_size_limit: the -wal file is cut back to this after a checkpoint
+DISK_FULL_DROP_DIVISOR = 10  # on a full disk, drop depth // 10 of the oldest (at least 1) and retry
+
+_SCHEMA = (
+    # payload last: the other columns stay on the row's own page, so scans never read overflow pages
+    """CREATE TABLE messages (message_id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
+        payload_bytes INTEGER NOT NULL, created_ms INTEGER NOT NULL, source_id TEXT, seq INTEGER,
+        payload BLOB NOT NULL)""",
+    "CREATE INDEX messages_created_ms ON messages (created_ms)",
+    "CREATE TABLE sources (source_id TEXT PRIMARY KEY, next_seq INTEGER NOT NULL)",
+    "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+    """INSERT INTO counters (name, value) VALUES ('payload_bytes', 0), ('dropped_for_bytes', 0),
+        ('dropped_for_age', 0), ('dropped_for_disk_full', 0)""",
+    # Triggers keep the running total right for every insert and delete, in the same transaction.
+    """CREATE TRIGGER messages_inserted AFTER INSERT ON messages BEGIN
+        UPDATE counters SET value = value + NEW.payload_bytes WHERE name = 'payload_bytes'; END""",
+    """CREATE TRIGGER messages_deleted AFTER DELETE ON messages BEGIN
+        UPDATE counters SET value = value - OLD.payload_bytes WHERE name = 'payload_bytes'; END""",
+    f"PRAGMA user_version = {SCHEMA_VERSION}",
+)
+_COLUMNS = "message_id, topic, payload, created_ms, source_id, seq"
+_CREATED_MS_END = (1 << 63) - 1  # no created_ms_max: everything before the end of SQLite's integers
+
+
+@dataclass(frozen=True)
+class SpooledMessage:
+    """One message waiting for its PUBACK; source_id and seq are None for events."""
+
+    message_id: int
+    topic: str
+    payload: bytes
+    created_ms: int
+    source_id: str | None
+    seq: int | None
+
+
+@dataclass(frozen=True)
+class SpoolStats:
+    """How full the spool is and how much it has dropped since it was created."""
+
+    depth: int
+    payload_bytes: int
+    oldest_created_ms: int | None
+    dropped_for_bytes: int
+    dropped_for_age: int
+    dropped_for_disk_full: int
+    file_bytes: int
+
+    def oldest_age_ms(self, now_ms: int) -> int | None:
+        """How long the oldest waiting message has waited at `now_ms`; None when empty."""
+        return None if self.oldest_created_ms is None else now_ms - self.oldest_created_ms
+
+
+@dataclass(frozen=True)
+class PutResult:
+    """The stored message's id (-1 if it was dropped at once) and how many messages were dropped."""
+
+    message_id: int
+    dropped: int
+
+
+class Spool:
+    """A bounded, durable outbox of MQTT messages in one SQLite file."""
+
+    def __init__(self, path: Path, *, bytes_max: int, age_ms_max: int) -> None:
+        """Open or create the spool at `path`; refuse a corrupt file or another schema version."""
+        assert bytes_max > 0 and age_ms_max > 0, (bytes_max, age_ms_max)
+        self._path = Path(path)
+        self._bytes_max = bytes_max
+        self._age_ms_max = age_ms_max
+        self._lock = threading.Lock()
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._connection = sqlite3.connect(
+                self._path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,  # busy_timeout
+                check_same_thread=False,
+            )  # fmt: skip
+        except sqlite3.Error as error:
+            raise self._error("open", error) from error
+        try:
+            self._open()
+        except BaseException:
+            self._connection.close()
+            raise
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self._path
+
+    def close(self) -> None:
+        """Close the connection; idempotent."""
+        with self._lock:
+            self._connection.close()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def next_seq(self, source_id: str) -> int:
+        """The next seq for `source_id`: 0 for a new source, else the highest seq put plus one."""
+        with self._lock, self._guarded("next_seq"):
+            row = self._one("SELECT next_seq FROM sources WHERE source_id = ?", (source_id,))
+        return 0 if row is None else int(row[0])
+
+    def put(
+        self,
+        topic: str,
+        payload: bytes,
+        *,
+        now_ms: int,
+        source_id: str | None = None,
+        seq: int | None = None,
+    ) -> PutResult:
+        """Store one message in one committed transaction; drop the oldest to keep the bounds."""
+        assert seq is None or (source_id is not None and seq >= 0), (source_id, seq)
+        with self._lock:
+            if len(payload) > self._bytes_max:
+                return self._drop_oversized(topic, len(payload), source_id, seq)
+            result = self._try_put(topic, payload, now_ms, source_id, seq)
+            if result is None:
+                dropped_for_disk_full = self._drop_for_disk_full()
+                result = self._try_put(topic, payload, now_ms, source_id, seq)
+                if result is None:
+                    raise self._refuse_for_disk_full(source_id, seq)
+                result = PutResult(result.message_id, result.dropped + dropped_for_disk_full)
+            if result.dropped:
+                self._vacuum_if_free()
+            return result
+
+    def pending(
+        self,
+        limit: int,
+        *,
+        created_ms_min: int | None = None,
+        created_ms_max: int | None = None,
+        exclude_ids: Collection[int] = (),
+    ) -> list[SpooledMessage]:
+        """Up to `limit` waiting messages, oldest first, created in [min, max), not excluded."""
+        assert limit >= 0, limit
+        excluded = set(exclude_ids)
+        created_ms_max = _CREATED_MS_END if created_ms_max is None else created_ms_max
+        with self._lock, self._guarded("pending"):
+            if created_ms_min is None:
+                rows = self._oldest_rows(limit, created_ms_max, excluded)
+            else:
+                rows = self._window_rows(limit, created_ms_min, created_ms_max, excluded)
+        return [SpooledMessage(*row) for row in rows]
+
+    def ack(self, message_id: int) -> bool:
+        """Delete an acknowledged message; False if it was not there (acked before or dropped)."""
+        with self._lock:
+            with self._guarded("ack"):
+                deleted = self._connection.execute(
+                    "DELETE FROM messages WHERE message_id = ?", (message_id,)
+                ).rowcount
+            if deleted:
+                self._vacuum_if_free()
+            return deleted > 0
+
+    def expire(self, now_ms: int) -> int:
+        """Drop messages created before now_ms - age_ms_max; return how many."""
+        with self._lock:
+            with self._guarded("expire"), self._transaction():
+                dropped = self._drop_expired(now_ms)
+            if dropped:
+                self._vacuum_if_free()
+            return dropped
+
+    def stats(self) -> SpoolStats:
+        """Depth, payload bytes, the oldest message, the drop counters and the size on disk."""
+        with self._lock, self._guarded("stats"), self._transaction("BEGIN"):
+            counters = dict(self._connection.execute("SELECT name, value FROM counters"))
+            depth, oldest_created_ms = self._one("SELECT count(*), min(created_ms) FROM messages")
+        return SpoolStats(
+            depth=depth,
+            payload_bytes=counters["payload_bytes"],
+            oldest_created_ms=oldest_created_ms,
+            dropped_for_bytes=counters["dropped_for_bytes"],
+            dropped_for_age=counters["dropped_for_age"],
+            dropped_for_disk_full=counters["dropped_for_disk_full"],
+            file_bytes=self._file_bytes(),
+        )
+
+    def _open(self) -> None:
+        """Check the file, set the durability pragmas, and create the schema on a new file."""
+        connection = self._connection
+        with self._guarded("open"):
+            self._check_integrity()
+            version = connection.execute("PRAGMA user_version").fetchone()[0]
+            is_new = (
+                version == 0 and not connection.execute("SELECT 1 FROM sqlite_master").fetchone()
+            )
+            if not is_new and version != SCHEMA_VERSION:
+                raise SpoolError(
+                    f"spool {self._path}: schema version {version}, this code reads "
+                    f"{SCHEMA_VERSION}; move the file aside to start an empty spool"
+                )
+            if is_new:  # auto_vacuum only takes effect when set before the first table exists
+                connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
+            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise SpoolError(f"spool {self._path}: cannot use WAL (journal_mode is {mode})")
+            connection.execute("PRAGMA synchronous = FULL")
+            connection.execute(f"PRAGMA journal_size_limit = {WAL_BYTES_MAX}")
+            if is_new:
+                with self._transaction():
+                    for statement in _SCHEMA:
+                        connection.execute(statement)
+            self._page_bytes = connection.execute("PRAGMA page_size").fetchone()[0]
+
+    def _check_integrity(self) -> None:
+        """Raise SpoolError naming the file when PRAGMA quick_check finds it is not sound."""
+        try:
+            rows = self._connection.execute("PRAGMA quick_check").fetchall()
+        except sqlite3.OperationalError:
+            raise  # locked or unreadable: not evidence of corruption
+        except sqlite3.DatabaseError as error:  # e.g. "file is not a database"
+            rows = [(str(error),)]
+        if rows != [("ok",)]:
+            problems = "; ".join(str(row[0]) for row in rows[:5])
+            raise SpoolError(
+                f"spool {self._path} is corrupt ({problems}); move it aside to start an empty spool"
+            )
+
+    def _try_put(
+        self, topic: str, payload: bytes, now_ms: int, source_id: str | None, seq: int | None
+    ) -> PutResult | None:
+        """Insert, advance the seq and keep the bounds in one transaction; None on a full disk."""
+        try:
+            with self._transaction():
+                message_id = self._connection.execute(
+                    "INSERT INTO messages (topic, payload, payload_bytes, created_ms, source_id,"
+                    " seq) VALUES (?, ?, ?, ?, ?, ?)",
+                    (topic, payload, len(payload), now_ms, source_id, seq),
+                ).lastrowid
+                assert message_id is not None
+                self._advance_seq(source_id, seq)
+                dropped = self._drop_expired(now_ms) + self._drop_for_bytes(message_id)
+        except sqlite3.Error as error:
+            if _is_disk_full(error):
+                return None
+            raise self._error("put", error) from error
+        return PutResult(message_id, dropped)
+
+    def _drop_oversized(
+        self, topic: str, payload_bytes: int, source_id: str | None, seq: int | None
+    ) -> PutResult:
+        """Count a payload larger than bytes_max as dropped, but still use up its seq."""
+        with self._guarded("put"):
+            self._count_lost_put("dropped_for_bytes", source_id, seq)
+        logger.warning(
+            "spool %s: dropped a %d-byte message on %s: over bytes_max %d",
+            self._path, payload_bytes, topic, self._bytes_max,
+        )  # fmt: skip
+        return PutResult(message_id=-1, dropped=1)
+
+    def _drop_for_disk_full(self) -> int:
+        """Drop the oldest tenth of the messages (at least one) to make room; return how many."""
+        try:
+            with self._transaction():
+                depth = self._one("SELECT count(*) FROM messages")[0]
+                dropped = self._connection.execute(
+                    "DELETE FROM messages WHERE message_id IN"
+                    " (SELECT message_id FROM messages ORDER BY message_id LIMIT ?)",
+                    (max(1, depth // DISK_FULL_DROP_DIVISOR),),
+                ).rowcount
+                self._add_counter("dropped_for_disk_full", dropped)
+        except sqlite3.Error as error:
+            if not _is_disk_full(error):
+                raise self._error("put", error) from error
+            dropped = 0
+        logger.warning("spool %s: disk full: dropped the %d oldest messages", self._path, dropped)
+        return dropped
+
+    def _refuse_for_disk_full(self, source_id: str | None, seq: int | None) -> SpoolFullError:
+        """Count a refused put and use up its seq, as far as the disk allows; the error to raise."""
+        try:
+            self._count_lost_put("dropped_for_disk_full", source_id, seq)
+        except sqlite3.Error as error:
+            logger.warning("spool %s: could not count a refused put: %s", self._path, error)
+        with self._guarded("put"):
+            depth = self._one("SELECT count(*) FROM messages")[0]
+        return SpoolFullError(
+            f"the disk holding {self._path} is full: put refused with {depth} messages waiting;"
+            " free space on that disk or lower the spool's bytes_max"
+        )
+
+    def _count_lost_put(self, counter: str, source_id: str | None, seq: int | None) -> None:
+        """Count a message lost before it was stored, and use up its seq all the same."""
+        with self._transaction():
+            self._add_counter(counter, 1)
+            self._advance_seq(source_id, seq)
+
+    def _oldest_rows(self, limit: int, created_ms_max: int, excluded: set[int]) -> list[Any]:
+        """The first rows in message_id order created before created_ms_max, stepped lazily."""
+        rows: list[Any] = []
+        cursor = self._connection.execute(  # the unary + keeps SQLite on the rowid order
+            f"SELECT {_COLUMNS} FROM messages WHERE +created_ms < ? ORDER BY message_id",
+            (created_ms_max,),
+        )
+        with contextlib.closing(cursor):
+            for row in cursor:  # reads limit + len(excluded) rows at most
+                if len(rows) >= limit:
+                    break
+                if row[0] not in excluded:
+                    rows.append(row)
+        return rows
+
+    def _window_rows(
+        self, limit: int, created_ms_min: int, created_ms_max: int, excluded: set[int]
+    ) -> list[Any]:
+        """The oldest rows created in [min, max): ids from the index alone, then those rows."""
+        window = self._connection.execute(
+            "SELECT message_id FROM messages INDEXED BY messages_created_ms"
+            " WHERE created_ms >= ? AND created_ms < ?",
+            (created_ms_min, created_ms_max),
+        )
+        chosen = heapq.nsmallest(limit, (i for (i,) in window if i not in excluded))
+        sql = f"SELECT {_COLUMNS} FROM messages WHERE message_id = ?"
+        return [self._one(sql, (message_id,)) for message_id in chosen]
+
+    def _drop_expired(self, now_ms: int) -> int:
+        """Delete messages created before now_ms - age_ms_max and count them; return how many."""
+        dropped = self._connection.execute(
+            "DELETE FROM messages WHERE created_ms < ?", (now_ms - self._age_ms_max,)
+        ).rowcount
+        self._add_counter("dropped_for_age", dropped)
+        return dropped
+
+    def _drop_for_bytes(self, keep_id: int) -> int:
+        """Delete the oldest messages before `keep_id` until the bytes fit bytes_max; count them."""
+        (total_bytes,) = self._one("SELECT value FROM counters WHERE name = 'payload_bytes'")
+        dropped = 0
+        while total_bytes > self._bytes_max:
+            row = self._one(
+                "SELECT message_id, payload_bytes FROM messages WHERE message_id < ?"
+                " ORDER BY message_id LIMIT 1",
+                (keep_id,),
+            )
+            assert row is not None, "the kept message alone fits bytes_max"
+            self._connection.execute("DELETE FROM messages WHERE message_id = ?", (row[0],))
+            total_bytes -= row[1]
+            dropped += 1
+        self._add_counter("dropped_for_bytes", dropped)
+        return dropped
+
+    def _advance_seq(self, source_id: str | None, seq: int | None) -> None:
+        """Raise the source's next_seq to seq + 1 (never lower it); nothing when seq is None."""
+        if seq is None:
+            return
+        self._connection.execute(
+            "INSERT INTO sources (source_id, next_seq) VALUES (?, ?) ON CONFLICT (source_id)"
+            " DO UPDATE SET next_seq = max(next_seq, excluded.next_seq)",
+            (source_id, seq + 1),
+        )
+
+    def _one(self, sql: str, params: tuple[object, ...] = ()) -> Any:
+        """The first row of a query, or None."""
+        return self._connection.execute(sql, params).fetchone()
+
+    def _add_counter(self, name: str, count: int) -> None:
+        """Add `count` to one counter row."""
+        if count:
+            self._connection.execute(
+                "UPDATE counters SET value = value + ? WHERE name = ?", (count, name)
+            )
+
+    def _vacuum_if_free(self) -> None:
+        """Give free pages back to the file system once they pass FREE_BYTES_VACUUM_MIN."""
+        connection = self._connection
+        try:
+            free_pages = connection.execute("PRAGMA freelist_count").fetchone()[0]
+            if free_pages * self._page_bytes < FREE_BYTES_VACUUM_MIN:
+                return
+            connection.execute("PRAGMA incremental_vacuum").fetchall()  # runs only when stepped
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as error:  # the messages are safe; shrinking can wait for next time
+            logger.warning("spool %s: could not shrink the file: %s", self._path, error)
+
+    def _file_bytes(self) -> int:
+        """The size of the database file plus its -wal file."""
+        total = 0
+        for path in (self._path, self._path.with_name(self._path.name + "-wal")):
+            with contextlib.suppress(FileNotFoundError):
+                total += path.stat().st_size
+        return total
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str = "BEGIN IMMEDIATE") -> Iterator[None]:
+        """One transaction, committed at the end of the block and rolled back on any error."""
+        connection = self._connection
+        connection.execute(begin)
+        try:
+            yield
+            connection.execute("COMMIT")
+        except BaseException:
+            if connection.in_transaction:  # SQLite may already have rolled back, e.g. when full
+                with contextlib.suppress(sqlite3.Error):
+                    connection.execute("ROLLBACK")
+            raise
+
+    @contextlib.contextmanager
+    def _guarded(self, doing: str) -> Iterator[None]:
+        """Turn a sqlite3 error inside the block into a SpoolError naming the file."""
+        try:
+            yield
+        except sqlite3.Error as error:
+            raise self._error(doing, error) from error
+
+    def _error(self, doing: str, error: sqlite3.Error) -> SpoolError:
+        """A SpoolError for a failed operation, naming the file."""
+        return SpoolError(f"spool {self._path}: {doing} failed: {error}")
+
+
+def _is_disk_full(error: sqlite3.Error) -> bool:
+    """Whether a sqlite3 error is SQLITE_FULL ("database or disk is full")."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return bool(code & 0xFF == sqlite3.SQLITE_FULL)
+    return "database or disk is full" in str(error)
