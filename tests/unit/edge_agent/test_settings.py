@@ -389,7 +389,7 @@ def test_unusable_password_file_is_a_problem(
 
 
 def test_unreadable_password_file_is_a_problem(tmp_path: Path) -> None:
-    """A password file that cannot be read (here a directory, unreadable even to root) is refused."""
+    """A password file that cannot be read (a directory: unreadable even to root) is refused."""
     (tmp_path / "mqtt-password").mkdir()
     config = write(tmp_path, MINIMAL + '[uplink]\nusername = "pi"\npassword_file = "mqtt-password"')
     (problem,) = problems_of(config)
