@@ -137,7 +137,8 @@ class Collector:
 
     def start(self) -> None:
         self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"collector-{self.port}",
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=f"collector-{self.port}",
             protocol=mqtt.MQTTv5,
         )
         if self.username:
@@ -200,7 +201,8 @@ class AgentProcess:
         self._log_stream = self.log.open("ab")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "edge_agent", "run", "--config", str(self.config), *args],
-            stdout=self._log_stream, stderr=subprocess.STDOUT,
+            stdout=self._log_stream,
+            stderr=subprocess.STDOUT,
         )
         return self
 
@@ -279,7 +281,9 @@ class Icecast:
     def _xml(self) -> str:
         owner = (
             "<security><changeowner><user>nobody</user><group>nogroup</group></changeowner>"
-            "</security>" if os.geteuid() == 0 else ""
+            "</security>"
+            if os.geteuid() == 0
+            else ""
         )
         return f"""<icecast>
   <limits><clients>20</clients><sources>4</sources><queue-size>1048576</queue-size>
@@ -304,7 +308,8 @@ class Icecast:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [self.binary, "-c", str(self.config)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         wait_for_port(self.port)
         time.sleep(0.2)  # it binds before dropping privileges and opening its logs
@@ -322,10 +327,29 @@ class Icecast:
 
     def feed(self, input_args: list[str], readrate: float = 1.0, mount: str = "live.mp3"):
         """ffmpeg encodes the input to MP3 and streams it into the mount."""
-        command = [self.ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error",
-                   "-readrate", f"{readrate:g}", *input_args, "-ac", "1", "-ar", "22050",
-                   "-c:a", "libmp3lame", "-b:a", "64k", "-content_type", "audio/mpeg",
-                   "-f", "mp3", f"icecast://source:{self.PASSWORD}@{HOST}:{self.port}/{mount}"]
+        command = [
+            self.ffmpeg,
+            "-nostdin",
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-readrate",
+            f"{readrate:g}",
+            *input_args,
+            "-ac",
+            "1",
+            "-ar",
+            "22050",
+            "-c:a",
+            "libmp3lame",
+            "-b:a",
+            "64k",
+            "-content_type",
+            "audio/mpeg",
+            "-f",
+            "mp3",
+            f"icecast://source:{self.PASSWORD}@{HOST}:{self.port}/{mount}",
+        ]
         feeder = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         self.feeders.append(feeder)
         wait_until(lambda: self._mounted(mount) or feeder.poll() is not None, 10.0, "the mount")

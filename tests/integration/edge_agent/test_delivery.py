@@ -98,7 +98,8 @@ def test_sigkill_loses_at_most_the_window_being_captured(
     spooled = spooled_seqs(spool, "rec")
     broker.start()
     second = run_agent(
-        agent_toml(broker.port, spool, file_source(path, readrate=0)), "--exit-when-done",
+        agent_toml(broker.port, spool, file_source(path, readrate=0)),
+        "--exit-when-done",
         name="second",
     )
     assert second.wait(60) == 0, second.text()

@@ -47,16 +47,20 @@ def test_stream_hashes_give_the_files_plays(
     audio = np.concatenate([lead_in, songs[0], songs[2], lead_in])
     path = write_wav(tmp_path / "show.wav", audio, RATE)
     agent = run_agent(
-        agent_toml(broker.port, tmp_path / "spool.db", stream_source(icecast.url()),
-                   health="stall_s = 30"),
+        agent_toml(
+            broker.port, tmp_path / "spool.db", stream_source(icecast.url()), health="stall_s = 30"
+        ),
     )
     time.sleep(0.5)  # the agent retries until the mount exists
     feeder = icecast.feed(["-i", str(path)], readrate=8)
     wait_until(lambda: feeder.poll() is not None, 60, "the feeder to finish")
     wait_until(lambda: "stream_down" in collector.event_kinds(), 20, "the end of the stream")
     agent.stop()  # flushes the last window
-    wait_until(lambda: collector.statuses and collector.statuses[-1]["state"] == "offline",
-               10, "the goodbye status")
+    wait_until(
+        lambda: collector.statuses and collector.statuses[-1]["state"] == "offline",
+        10,
+        "the goodbye status",
+    )
     streamed = build_plays(match_batches(index, collector.unique_batches()))
     from_file = playlog(index, path)
     assert [p.track.external_id for p in from_file] == ["T1", "T3"]
@@ -73,8 +77,12 @@ def test_stream_down_recovery_and_dead_air(
     path = write_wav(tmp_path / "music.wav", song(31, 20.0), RATE)
     icecast.feed(["-stream_loop", "-1", "-i", str(path)], readrate=1)
     run_agent(
-        agent_toml(broker.port, tmp_path / "spool.db", stream_source(icecast.url()),
-                   health="stall_s = 5\ndead_air_s = 3"),
+        agent_toml(
+            broker.port,
+            tmp_path / "spool.db",
+            stream_source(icecast.url()),
+            health="stall_s = 5\ndead_air_s = 3",
+        ),
     )
     wait_until(lambda: "stream_up" in collector.event_kinds(), 20, "stream_up")
     wait_until(lambda: len(collector.seqs()) >= 1, 20, "a first batch")
@@ -100,5 +108,8 @@ def test_stream_down_recovery_and_dead_air(
     wait_until(lambda: "dead_air" in collector.event_kinds(), 20, "dead air")
     dead = next(e for e in collector.events if e["kind"] == "dead_air")
     assert dead["source_id"] == "air" and dead["detail"]["silent_s"] >= 3.0
-    wait_until(lambda: collector.statuses[-1]["sources"]["air"]["dead_air"] is True, 10,
-               "the status to show dead air")
+    wait_until(
+        lambda: collector.statuses[-1]["sources"]["air"]["dead_air"] is True,
+        10,
+        "the status to show dead air",
+    )
