@@ -86,6 +86,7 @@ class Agent:
             settings.spool.path,
             bytes_max=settings.spool.bytes_max,
             age_ms_max=int(1000 * settings.spool.age_s_max),
+            disk_free_bytes_min=settings.spool.disk_free_bytes_min,
         )
         self.events_topic = topic_for(settings.station_id, settings.device_id, "events")
         self.uplink = Uplink(

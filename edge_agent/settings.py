@@ -116,6 +116,7 @@ class SpoolSettings:
     path: Path = Path("/var/lib/zamio/spool.db")
     bytes_max: int = _limit(100 * 1024 * 1024, 1024 * 1024)
     age_s_max: float = _limit(14 * 86400.0, above=0)
+    disk_free_bytes_min: int = _limit(16 * 1024 * 1024, 0)  # below: oldest make room for newest
 
 
 @dataclass(frozen=True)

@@ -10,8 +10,10 @@ from __future__ import annotations
 import contextlib
 import heapq
 import logging
+import os
 import sqlite3
 import threading
+import time
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +26,10 @@ logger = logging.getLogger(__name__)
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5_000
 FREE_BYTES_VACUUM_MIN = 1 << 20  # free pages past this are given back to the file system
-WAL_BYTES_MAX = 4 << 20  # journal_size_limit: the -wal file is cut back to this after a checkpoint
+WAL_BYTES_MAX = 1 << 20  # journal_size_limit: the -wal file is cut back to this after a checkpoint
+WAL_AUTOCHECKPOINT_PAGES = 256  # checkpoint every ~1 MiB of WAL, so the WAL never eats the disk
+DISK_WARN_INTERVAL_S = 60.0  # the low-disk warning is logged at most this often
+DISK_FREE_BYTES_MIN = 16 << 20  # below this much free space, the oldest make room for the newest
 DISK_FULL_DROP_DIVISOR = 10  # on a full disk, drop depth // 10 of the oldest (at least 1) and retry
 
 _SCHEMA = (
@@ -88,13 +93,22 @@ class PutResult:
 class Spool:
     """A bounded, durable outbox of MQTT messages in one SQLite file."""
 
-    def __init__(self, path: Path, *, bytes_max: int, age_ms_max: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        bytes_max: int,
+        age_ms_max: int,
+        disk_free_bytes_min: int = DISK_FREE_BYTES_MIN,
+    ) -> None:
         """Open or create the spool at `path`; refuse a corrupt file or another schema version."""
         assert bytes_max > 0 and age_ms_max > 0, (bytes_max, age_ms_max)
         self._path = Path(path)
         self._bytes_max = bytes_max
+        self._disk_free_bytes_min = disk_free_bytes_min
         self._age_ms_max = age_ms_max
         self._lock = threading.Lock()
+        self._disk_warned_until = 0.0
         self._path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._connection = sqlite3.connect(
@@ -145,6 +159,7 @@ class Spool:
         with self._lock:
             if len(payload) > self._bytes_max:
                 return self._drop_oversized(topic, len(payload), source_id, seq)
+            made_room = self._make_room_on_disk(len(payload))
             result = self._try_put(topic, payload, now_ms, source_id, seq)
             if result is None:
                 dropped_for_disk_full = self._drop_for_disk_full()
@@ -154,7 +169,42 @@ class Spool:
                 result = PutResult(result.message_id, result.dropped + dropped_for_disk_full)
             if result.dropped:
                 self._vacuum_if_free()
-            return result
+            return PutResult(result.message_id, result.dropped + made_room)
+
+    def _make_room_on_disk(self, payload_bytes: int) -> int:
+        """Below disk_free_bytes_min free, drop the oldest until their bytes cover the new one.
+
+        SQLite reuses the freed pages, so the file stops growing: the spool becomes a ring of
+        the newest messages instead of filling the disk until even a DELETE cannot be written.
+        """
+        stat = os.statvfs(self._path.parent)
+        if stat.f_bavail * stat.f_frsize >= self._disk_free_bytes_min:
+            return 0
+        try:
+            with self._transaction():
+                dropped = freed = 0
+                while freed < payload_bytes:
+                    row = self._one(
+                        "SELECT message_id, payload_bytes FROM messages ORDER BY message_id LIMIT 1"
+                    )
+                    if row is None:
+                        break
+                    self._connection.execute("DELETE FROM messages WHERE message_id = ?", (row[0],))
+                    dropped, freed = dropped + 1, freed + row[1]
+                self._add_counter("dropped_for_disk_full", dropped)
+        except sqlite3.Error as error:
+            if not _is_disk_full(error):
+                raise self._error("put", error) from error
+            return 0
+        if dropped and time.monotonic() >= self._disk_warned_until:
+            self._disk_warned_until = time.monotonic() + DISK_WARN_INTERVAL_S
+            logger.warning(
+                "spool %s: less than %d bytes free on its disk: dropping the oldest"
+                " messages to make room",
+                self._path,
+                self._disk_free_bytes_min,
+            )
+        return dropped
 
     def pending(
         self,
@@ -231,6 +281,7 @@ class Spool:
                 raise SpoolError(f"spool {self._path}: cannot use WAL (journal_mode is {mode})")
             connection.execute("PRAGMA synchronous = FULL")
             connection.execute(f"PRAGMA journal_size_limit = {WAL_BYTES_MAX}")
+            connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             if is_new:
                 with self._transaction():
                     for statement in _SCHEMA:
@@ -285,6 +336,8 @@ class Spool:
 
     def _drop_for_disk_full(self) -> int:
         """Drop the oldest tenth of the messages (at least one) to make room; return how many."""
+        with contextlib.suppress(sqlite3.Error):  # a checkpoint gives the WAL's space back
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         try:
             with self._transaction():
                 depth = self._one("SELECT count(*) FROM messages")[0]

@@ -238,12 +238,23 @@ class Uplink:
             self._report(f"broker unreachable at {where}: {error}")
             return False
         deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        rc = mqtt.MQTT_ERR_SUCCESS
         while not self._connected and self._refusal is None and time.monotonic() < deadline:
-            if self._stop.is_set() or client.loop(LOOP_TIMEOUT_S) != mqtt.MQTT_ERR_SUCCESS:
+            rc = client.loop(LOOP_TIMEOUT_S)
+            if self._stop.is_set() or rc != mqtt.MQTT_ERR_SUCCESS:
                 break
         if self._connected:
             return True
-        self._report(f"broker at {where} refused the connection: {self._refusal or 'no CONNACK'}")
+        if self._refusal is not None:
+            self._report(f"broker at {where} refused the connection: {self._refusal}")
+        elif rc != mqtt.MQTT_ERR_SUCCESS:
+            hint = " (with TLS: was the client certificate rejected?)" if self.settings.tls else ""
+            self._report(
+                f"broker at {where} closed the connection before accepting it: "
+                f"{mqtt.error_string(rc)}{hint}"
+            )
+        elif not self._stop.is_set():
+            self._report(f"broker at {where} did not answer within {CONNECT_TIMEOUT_S:g} s")
         return False
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:

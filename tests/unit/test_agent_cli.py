@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -211,3 +212,74 @@ def test_python_m_edge_agent(song: Path, tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+BAD_CONFIG = """device_id = "pi/01"
+station_id = "joy-fm"
+colour = "blue"
+[uplink]
+url = "http://broker:1883"
+password = "hunter2-not-here"
+[[source]]
+id = "fm"
+kind = "stream"
+"""
+
+
+def test_check_config_reports_every_problem(tmp_path: Path) -> None:
+    """check-config lists each problem on its own line, exits 2, and never echoes a password."""
+    config = tmp_path / "agent.toml"
+    config.write_text(BAD_CONFIG)
+    result = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "check-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    assert result.returncode == 2
+    problems = [
+        line for line in result.stderr.splitlines() if line.startswith("zamio-agent: config")
+    ]
+    assert len(problems) >= 5, result.stderr
+    for fragment in ("device_id", "colour", "url", "password_file", "url is required"):
+        assert fragment in result.stderr
+    assert "hunter2" not in result.stderr + result.stdout
+    assert "Traceback" not in result.stderr
+
+
+def test_run_with_a_bad_config_exits_at_once(tmp_path: Path) -> None:
+    """`run` refuses an invalid config with exit 2 (systemd is told not to restart on 2)."""
+    config = tmp_path / "agent.toml"
+    config.write_text(BAD_CONFIG)
+    result = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        timeout=30,
+    )
+    assert result.returncode == 2 and "colour" in result.stderr
+
+
+def test_check_config_prints_the_effective_settings(tmp_path: Path) -> None:
+    """A valid config prints as JSON with defaults filled in and the password hidden."""
+    (tmp_path / "secret").write_text("s3cret-value\n")
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        'device_id = "pi-01"\nstation_id = "joy-fm"\n'
+        '[uplink]\nusername = "pi-01"\npassword_file = "secret"\n'
+        '[[source]]\nid = "fm"\nkind = "stream"\nurl = "http://radio.example/live.mp3"\n'
+    )
+    env = {**os.environ, "ZAMIO_AGENT_HEALTH_DEAD_AIR_S": "20"}
+    result = subprocess.run(
+        [sys.executable, "-m", "edge_agent", "check-config", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed["health"]["dead_air_s"] == 20.0
+    assert printed["sources"][0]["station_id"] == "joy-fm"
+    assert "s3cret" not in result.stdout

@@ -93,8 +93,10 @@ class Broker:
         self.port = free_port()
         self.workdir = workdir
         self.config = workdir / "mosquitto.conf"
+        # As root, mosquitto drops to the mosquitto user, who cannot read pytest's private dirs.
+        user = "user root\n" if os.geteuid() == 0 else ""
         self.config.write_text(
-            f"listener {self.port} {HOST}\n"
+            f"{user}listener {self.port} {HOST}\n"
             f"persistence true\npersistence_location {workdir}/\n"
             f"log_dest file {workdir}/mosquitto.log\n" + (extra_config or "allow_anonymous true\n")
         )
