@@ -454,7 +454,8 @@ class Spool:
             free_pages = connection.execute("PRAGMA freelist_count").fetchone()[0]
             if free_pages * self._page_bytes < FREE_BYTES_VACUUM_MIN:
                 return
-            connection.execute("PRAGMA incremental_vacuum").fetchall()  # runs only when stepped
+            # sqlite3's execute steps this pragma once (one page); executescript runs it to the end
+            connection.executescript("PRAGMA incremental_vacuum;")
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error as error:  # the messages are safe; shrinking can wait for next time
             logger.warning("spool %s: could not shrink the file: %s", self._path, error)
