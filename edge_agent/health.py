@@ -201,6 +201,8 @@ class SourceMonitor:
         return snap
 
     def _track_silence(self, levels: ChunkLevels, now_ms: int) -> list[HealthEvent]:
+        if levels.frames == 0:  # a sliver shorter than a frame says nothing either way
+            return []
         if levels.all_silent:
             self._silence_ms += levels.duration_ms
         else:

@@ -58,6 +58,18 @@ def test_dead_air_raised_once_and_cleared() -> None:
     assert kinds == ["dead_air_end"]
 
 
+def test_slivers_between_frames_do_not_end_dead_air() -> None:
+    """Reads shorter than a 32 ms frame (a pipe gives what it has) neither start nor end it."""
+    monitor = SourceMonitor("fm", SETTINGS, now_ms=0)
+    _, at = feed(monitor, tone(1.0), 0)
+    kinds = []
+    for _ in range(10):  # 5 s of silence read as 0.5 s chunks and 100-sample slivers
+        for part in (silence(0.5), silence(0.0125)):
+            at += 500
+            kinds += [e.kind for e in monitor.on_audio(measure(part, -50.0), at)]
+    assert kinds == ["dead_air"]
+
+
 def test_short_pauses_are_not_dead_air() -> None:
     """Pauses shorter than dead_air_s between bursts of audio never add up to dead air."""
     monitor = SourceMonitor("fm", SETTINGS, now_ms=0)
