@@ -2,11 +2,11 @@
 
 Pure: stdlib, numpy and xxhash only; no I/O, no clock.
 
-Wire format, version 1. All integers little-endian. Offsets in bytes.
+Wire format, version 2. All integers little-endian. Offsets in bytes.
 
     offset size type  field
     0      3    bytes magic                b"ZHB"
-    3      1    u8    wire_version         1
+    3      1    u8    wire_version         2
     4      4    u32   payload_bytes        length of the whole payload, magic to checksum
     8      16   bytes batch_id             see make_batch_id
     24     8    u64   seq                  grows by one per window of a source
@@ -17,10 +17,11 @@ Wire format, version 1. All integers little-endian. Offsets in bytes.
     56     4    i32   clock_offset_ms      correction the edge applied to its clock (NTP offset)
     60     2    u16   fingerprint_version  edge_agent.fingerprint.FINGERPRINT_VERSION
     62     1    u8    clock_sync_state     0 unknown, 1 unsynced, 2 synced
-    63     1    u8    device_id_bytes      1..64, then that many bytes of UTF-8
+    63     1    u8    hash_bytes           3 or 4: bytes per hash in the hashes column
+    64     1    u8    device_id_bytes      1..64, then that many bytes of UTF-8
     ..     1    u8    source_id_bytes      1..64, then that many bytes of UTF-8
     ..     v    LEB128 anchor deltas       hash_count varints (below)
-    ..     4*n  u32   hashes               hash_count hashes
+    ..     h*n  u24/32 hashes              hash_count hashes of hash_bytes each
     end-8  8    u64   checksum             xxh64 (seed 0) of every byte before it
 
 Fingerprints are sorted by (anchor_frame, hash), so the wire form of a set is unique. Anchor
@@ -30,8 +31,10 @@ carries 7 bits per byte, low bits first, the high bit set on every byte but the 
 bytes, canonical (no trailing 0x00 continuation byte). Anchors must lie in
 [first_frame, first_frame + window_frames), and first_frame + window_frames <= 2**32 because
 anchor frames are uint32. Columns (all deltas, then all hashes) rather than rows, so the hashes
-decode with one np.frombuffer. Size: 73 + len(device_id) + len(source_id) bytes of overhead plus
-about 5 bytes per hash (4 hash + 1 delta).
+decode with one np.frombuffer. Hashes are 3 bytes each when every hash of the batch is below
+2**24 (fingerprint version 2 uses 21 bits), else 4; the encoder picks the smaller. Size: 74 +
+len(device_id) + len(source_id) bytes of overhead plus about 4 bytes per hash (3 + 1 delta).
+Version 1 differed only in having no hash_bytes field (always 4); no agent sends it any more.
 
 Worked example (the golden vector in tests/unit/test_batch.py): device "pi-01", source
 "fm-101.5", seq 7, fingerprint version 1, first_frame 640, window_frames 320, window_start_ms
@@ -39,8 +42,8 @@ Worked example (the golden vector in tests/unit/test_batch.py): device "pi-01", 
 (anchor_frame, hash): (900, 0x1), (640, 0xDD566), (641, 0x1FFFFF), (640, 0x12345).
 
     5a 48 42                  magic "ZHB"
-    01                        wire version 1
-    6b 00 00 00               payload_bytes 107
+    02                        wire version 2
+    68 00 00 00               payload_bytes 104
     f9 86 e7 56 99 d2 d3 ed   batch_id = make_batch_id("pi-01", "fm-101.5", 7)
     af 7b 11 32 ce 89 6c d0
     07 00 00 00 00 00 00 00   seq 7
@@ -51,12 +54,13 @@ Worked example (the golden vector in tests/unit/test_batch.py): device "pi-01", 
     f4 ff ff ff               clock_offset_ms -12
     01 00                     fingerprint_version 1
     02                        clock_sync_state synced
+    03                        hash_bytes 3 (every hash < 2**24)
     05 70 69 2d 30 31         device_id "pi-01"
     08 66 6d 2d 31 30 31 2e   source_id "fm-101.5"
     35
     00 00 01 83 02            deltas 0, 0, 1, 259: anchors 640, 640, 641, 900 (259 = 0x83 0x02)
-    45 23 01 00  66 d5 0d 00  ff ff 1f 00  01 00 00 00   hashes 0x12345 0xDD566 0x1FFFFF 0x1
-    4e db 5d 21 ed 2d 74 dc   xxh64 of the 99 bytes before: 0xDC742DED215DDB4E
+    45 23 01  66 d5 0d  ff ff 1f  01 00 00   hashes 0x12345 0xDD566 0x1FFFFF 0x1
+    f0 6c 0d 25 c5 39 71 54   xxh64 of the 96 bytes before: 0x547139C5250D6CF0
 
 Batch ids: make_batch_id is the xxh3-128 digest (canonical, big-endian bytes) of
 b"zamio.batch_id.v1" + u8 len + device_id + u8 len + source_id + u64 LE seq. Deterministic rather
@@ -93,7 +97,8 @@ if TYPE_CHECKING:
     from edge_agent.fingerprint import Fingerprints
 
 MAGIC = b"ZHB"
-WIRE_VERSION = 1
+WIRE_VERSION = 2
+HASH_BYTES = (3, 4)  # the widths the hashes column may use
 FRAME_MS = 32  # must equal edge_agent.fingerprint.FRAME_MS (a test checks)
 WINDOW_FRAMES = 320  # 10.24 s per batch
 WINDOW_FRAMES_MAX = 2048  # 65.5 s
@@ -104,10 +109,10 @@ VARINT_BYTES_MAX = 5
 PAYLOAD_BYTES_MAX = 128 * 1024  # > 73 + 2 * 64 + HASHES_PER_BATCH_MAX * (4 + 2-byte delta)
 ANCHOR_FRAME_LIMIT = 1 << 32  # anchor frames are uint32: first_frame + window_frames <= this
 
-_HEADER = struct.Struct("<3sBI16sQQqIIiHB")  # up to clock_sync_state
+_HEADER = struct.Struct("<3sBI16sQQqIIiHBB")  # up to hash_bytes
 _CHECKSUM = struct.Struct("<Q")
 _U8 = struct.Struct("<B")
-_HEADER_BYTES = _HEADER.size  # 63
+_HEADER_BYTES = _HEADER.size  # 64
 _DECLARED = struct.Struct("<I")  # payload_bytes, after magic and version
 _DECLARED_END = len(MAGIC) + 1 + _DECLARED.size
 _PAYLOAD_BYTES_MIN = _HEADER_BYTES + 2 + _CHECKSUM.size  # header, two id lengths, checksum
@@ -199,6 +204,7 @@ def encode_batch(batch: HashBatch) -> bytes:
     order = np.lexsort((hashes, anchors))
     anchors, hashes = anchors[order], hashes[order]
     deltas = np.diff(anchors, prepend=batch.first_frame)
+    hash_bytes = 3 if len(hashes) == 0 or int(hashes.max()) < 1 << 24 else 4
     body = b"".join(
         [
             _U8.pack(len(device)),
@@ -206,7 +212,7 @@ def encode_batch(batch: HashBatch) -> bytes:
             _U8.pack(len(source)),
             source,
             encode_varints(deltas.astype(np.uint64)),
-            hashes.astype("<u4").tobytes(),
+            _hash_column(hashes, hash_bytes),
         ]
     )
     payload_bytes = _HEADER_BYTES + len(body) + _CHECKSUM.size
@@ -223,6 +229,7 @@ def encode_batch(batch: HashBatch) -> bytes:
         batch.clock_offset_ms,
         batch.fingerprint_version,
         int(batch.clock_sync_state),
+        hash_bytes,
     )
     unsealed = head + body
     return unsealed + _CHECKSUM.pack(xxhash.xxh64_intdigest(unsealed))
@@ -281,6 +288,20 @@ def _array_problems(batch: HashBatch) -> list[str]:
     return problems
 
 
+def _hash_column(hashes: np.ndarray, hash_bytes: int) -> bytes:
+    """The hashes as little-endian integers of hash_bytes bytes each."""
+    as_bytes = hashes.astype("<u4").view(np.uint8).reshape(-1, 4)
+    return as_bytes[:, :hash_bytes].tobytes()
+
+
+def _read_hash_column(payload: bytes, at: int, count: int, hash_bytes: int) -> np.ndarray:
+    """uint32 hashes from a column of little-endian hash_bytes-byte integers."""
+    column = np.frombuffer(payload, np.uint8, count * hash_bytes, at).reshape(count, hash_bytes)
+    wide = np.zeros((count, 4), np.uint8)
+    wide[:, :hash_bytes] = column
+    return wide.view("<u4").reshape(-1).astype(np.uint32)
+
+
 def encode_varints(values: np.ndarray) -> bytes:
     """LEB128: 7 bits per byte, low bits first, high bit set on all but the last byte."""
     values = np.asarray(values, dtype=np.uint64)
@@ -308,17 +329,17 @@ def decode_batch(payload: bytes, payload_bytes_max: int = PAYLOAD_BYTES_MAX) -> 
     _check_envelope(payload, payload_bytes_max)
     fields = _HEADER.unpack_from(payload)
     (_, _, _, batch_id, seq, first_frame, window_start_ms, window_frames, hash_count) = fields[:9]
-    clock_offset_ms, fingerprint_version, clock_sync_state = fields[9:]
-    _check_header(window_frames, first_frame, hash_count, clock_sync_state)
+    clock_offset_ms, fingerprint_version, clock_sync_state, hash_bytes = fields[9:]
+    _check_header(window_frames, first_frame, hash_count, clock_sync_state, hash_bytes)
     device_id, offset = _read_id(payload, _HEADER_BYTES, "device_id")
     source_id, offset = _read_id(payload, offset, "source_id")
-    hashes_at = len(payload) - _CHECKSUM.size - 4 * hash_count
+    hashes_at = len(payload) - _CHECKSUM.size - hash_bytes * hash_count
     if hashes_at < offset:
         raise MalformedBatchError(f"{hash_count} hashes do not fit in {len(payload)} bytes")
     deltas = decode_varints(np.frombuffer(payload, np.uint8, hashes_at - offset, offset))
     if len(deltas) != hash_count:
         raise MalformedBatchError(f"{len(deltas)} anchor deltas for {hash_count} hashes")
-    hashes = np.frombuffer(payload, "<u4", hash_count, hashes_at).astype(np.uint32)
+    hashes = _read_hash_column(payload, hashes_at, hash_count, hash_bytes)
     anchors = _anchors_from_deltas(deltas, hashes, first_frame, window_frames)
     hashes.flags.writeable = False
     return HashBatch(
@@ -363,8 +384,12 @@ def _check_envelope(payload: bytes, payload_bytes_max: int) -> None:
         raise ChecksumMismatchError(f"checksum {checksum:#018x} does not match the payload")
 
 
-def _check_header(window_frames: int, first_frame: int, hash_count: int, sync: int) -> None:
+def _check_header(
+    window_frames: int, first_frame: int, hash_count: int, sync: int, hash_bytes: int
+) -> None:
     """Header values within limits and consistent."""
+    if hash_bytes not in HASH_BYTES:
+        raise MalformedBatchError(f"hash_bytes {hash_bytes}, must be one of {HASH_BYTES}")
     if hash_count > HASHES_PER_BATCH_MAX:
         raise BatchLimitError(f"{hash_count} hashes > HASHES_PER_BATCH_MAX {HASHES_PER_BATCH_MAX}")
     if window_frames > WINDOW_FRAMES_MAX:

@@ -27,7 +27,8 @@ SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 5_000
 FREE_BYTES_VACUUM_MIN = 1 << 20  # free pages past this are given back to the file system
 WAL_BYTES_MAX = 1 << 20  # journal_size_limit: the -wal file is cut back to this after a checkpoint
-WAL_AUTOCHECKPOINT_PAGES = 256  # checkpoint every ~1 MiB of WAL, so the WAL never eats the disk
+PAGE_BYTES = 16384  # SQLite page size of a new spool
+WAL_AUTOCHECKPOINT_PAGES = 64  # checkpoint every ~1 MiB of WAL, so the WAL never eats the disk
 DISK_WARN_INTERVAL_S = 60.0  # the low-disk warning is logged at most this often
 DISK_FREE_BYTES_MIN = 16 << 20  # below this much free space, the oldest make room for the newest
 DISK_FULL_DROP_DIVISOR = 10  # on a full disk, drop depth // 10 of the oldest (at least 1) and retry
@@ -264,6 +265,9 @@ class Spool:
         """Check the file, set the durability pragmas, and create the schema on a new file."""
         connection = self._connection
         with self._guarded("open"):
+            # A new file only, and only before anything reads it: ~1.2 kB batches waste a third
+            # of a 4 KiB page (two fit), while 16 KiB pages hold 13. No effect on an existing file.
+            connection.execute(f"PRAGMA page_size = {PAGE_BYTES}")
             self._check_integrity()
             version = connection.execute("PRAGMA user_version").fetchone()[0]
             is_new = (

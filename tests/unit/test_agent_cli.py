@@ -160,7 +160,7 @@ def test_fingerprint_unwritable_output_exits_1(
     [
         (b"RIFF....WAVEfmt ", "not a batch file"),
         (FILE_MAGIC + b"\x01\x10\x00\x00\x00abc", "cut short"),
-        (FILE_MAGIC + b"\x01\x05\x00\x00\x00ZHB\x01\x00", "truncated"),
+        (FILE_MAGIC + b"\x01\x05\x00\x00\x00ZHB\x02\x00", "truncated"),
     ],
 )
 def test_inspect_bad_file_exits_2(

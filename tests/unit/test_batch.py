@@ -46,10 +46,10 @@ from edge_agent.errors import (
 from edge_agent.fingerprint import Fingerprints
 
 GOLDEN_HEX = (
-    "5a484201" "6b000000" "f986e75699d2d3edaf7b1132ce896cd0" "0700000000000000"
-    "8002000000000000" "00b8e5cf8b010000" "40010000" "04000000" "f4ffffff" "0100" "02"
+    "5a484202" "68000000" "f986e75699d2d3edaf7b1132ce896cd0" "0700000000000000"
+    "8002000000000000" "00b8e5cf8b010000" "40010000" "04000000" "f4ffffff" "0100" "02" "03"
     "05" "70692d3031" "08" "666d2d3130312e35" "0000018302"
-    "45230100" "66d50d00" "ffff1f00" "01000000" "4edb5d21ed2d74dc"
+    "452301" "66d50d" "ffff1f" "010000" "f06c0d25c5397154"
 )  # fmt: skip
 
 
@@ -92,18 +92,19 @@ def raw_payload(
     sync: int = 2,
     device: bytes = b"d",
     source: bytes = b"s",
-    version: int = 1,
+    version: int = 2,
+    hash_bytes: int = 4,
     tail: bytes = b"",
 ) -> bytes:
     """A payload built field by field from the documented layout, sealed with a valid checksum."""
     body = bytes([len(device)]) + device + bytes([len(source)]) + source + deltas
-    body += struct.pack(f"<{len(hashes)}I", *hashes) + tail
+    body += b"".join(h.to_bytes(4, "little")[:hash_bytes] for h in hashes) + tail
     count = len(hashes) if hash_count is None else hash_count
-    total = 63 + len(body) + 8
+    total = 64 + len(body) + 8
     head = struct.pack(
-        "<3sBI16sQQqIIiHB",
+        "<3sBI16sQQqIIiHBB",
         *(b"ZHB", version, total, bytes(16), 5, first_frame, 1000, window_frames, count),
-        *(-3, 1, sync),
+        *(-3, 1, sync, hash_bytes),
     )
     return head + body + struct.pack("<Q", xxhash.xxh64_intdigest(head + body))
 
@@ -179,7 +180,7 @@ def test_independent_builder_matches_encoder() -> None:
         hashes=np.array([9, 4, 7], np.uint32),
         anchor_frames=np.array([0, 0, 200], np.uint32),
     )
-    expected = raw_payload(deltas=b"\x00\x00\xc8\x01", hashes=(4, 9, 7))
+    expected = raw_payload(deltas=b"\x00\x00\xc8\x01", hashes=(4, 9, 7), hash_bytes=3)
     assert encode_batch(batch) == expected
 
 
@@ -269,7 +270,7 @@ def test_bad_magic() -> None:
 def test_unknown_wire_version() -> None:
     """A payload of another wire version is refused by name, even with a valid checksum."""
     payload = bytearray(bytes.fromhex(GOLDEN_HEX))
-    payload[3] = 2
+    payload[3] = 1  # version 1 had no hash_bytes field; no agent sends it any more
     with pytest.raises(UnknownWireVersionError):
         decode_batch(reseal(bytes(payload)))
 
@@ -305,7 +306,7 @@ def test_oversized() -> None:
         decode_batch(payload, payload_bytes_max=len(payload) - 1)
     assert decode_batch(payload, payload_bytes_max=len(payload)) == sorted_batch(golden_batch())
     with pytest.raises(OversizedBatchError):
-        decode_batch(b"ZHB\x01" + bytes(PAYLOAD_BYTES_MAX))
+        decode_batch(b"ZHB\x02" + bytes(PAYLOAD_BYTES_MAX))
 
 
 @pytest.mark.parametrize(
@@ -546,6 +547,22 @@ def test_batch_file_refusals(data: bytes) -> None:
 
 def test_payload_too_short_for_any_batch() -> None:
     """A self-consistent, checksummed payload with no room for the ids is malformed."""
-    head = struct.pack("<3sBI16sQQqIIiHB", b"ZHB", 1, 71, bytes(16), 0, 0, 0, 1, 0, 0, 1, 0)
+    head = struct.pack("<3sBI16sQQqIIiHBB", b"ZHB", 2, 72, bytes(16), 0, 0, 0, 1, 0, 0, 1, 0, 3)
     with pytest.raises(MalformedBatchError):
         decode_batch(head + struct.pack("<Q", xxhash.xxh64_intdigest(head)))
+
+
+def test_hash_width_follows_the_largest_hash() -> None:
+    """21-bit hashes travel in 3 bytes; one hash of 2**24 or more makes the column 4 bytes wide."""
+    narrow = encode_batch(golden_batch())
+    assert narrow[63] == 3
+    wide_batch = _replace(golden_batch(), hashes=np.array([0x1, 0xDD566, 1 << 24, 0xFFFFFFFF]))
+    wide = encode_batch(wide_batch)
+    assert wide[63] == 4 and len(wide) == len(narrow) + 4
+    assert decode_batch(wide) == sorted_batch(wide_batch)
+
+
+def test_unknown_hash_width_is_malformed() -> None:
+    """A hash_bytes other than 3 or 4 is refused."""
+    with pytest.raises(MalformedBatchError, match="hash_bytes"):
+        decode_batch(raw_payload(deltas=b"\x00", hashes=(3,), hash_bytes=2))

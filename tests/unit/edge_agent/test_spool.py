@@ -240,9 +240,9 @@ def fill_the_disk(spool: Spool) -> None:
 
 def test_disk_full_drops_the_oldest_to_make_room(spool: Spool) -> None:
     """On SQLITE_FULL the oldest tenth is dropped and counted, and the put then succeeds."""
-    put = [spool.put("t", bytes(3_000), now_ms=n).message_id for n in range(20)]
+    put = [spool.put("t", bytes(20_000), now_ms=n).message_id for n in range(20)]
     fill_the_disk(spool)
-    result = spool.put("t", bytes(3_000), now_ms=20, source_id="fm1", seq=0)
+    result = spool.put("t", bytes(20_000), now_ms=20, source_id="fm1", seq=0)
     assert result.message_id > put[-1] and result.dropped == 2
     assert ids(spool.pending(100)) == put[2:] + [result.message_id]
     assert spool.stats().dropped_for_disk_full == 2
