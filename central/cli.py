@@ -11,12 +11,15 @@ from central import create_app
 from central.catalog.cli import catalog_cli
 from central.errors import ConfigError, SchemaError
 from central.plays.cli import playlog_command
+from central.stations.cli import device_cli, station_cli
 
 # The one place domains register their commands: add the click command or group here.
 COMMANDS: list[click.Command] = [
     db_cli,  # zamio db upgrade | downgrade | current | revision ... (Flask-Migrate)
     catalog_cli,  # zamio catalog import | list
     playlog_command,  # zamio playlog RECORDING [--json]
+    station_cli,  # zamio station add | list
+    device_cli,  # zamio device add | list | revoke | broker-files
 ]
 
 

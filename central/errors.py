@@ -19,3 +19,7 @@ class ManifestError(Exception):
 
 class FingerprintVersionError(Exception):
     """Hashes of one fingerprint version met an index or catalogue of another: never mixed."""
+
+
+class StationError(Exception):
+    """A station or device that cannot be added, found or changed as asked."""
