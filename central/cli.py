@@ -10,6 +10,7 @@ from flask_migrate.cli import db as db_cli
 from central import create_app
 from central.catalog.cli import catalog_cli
 from central.errors import ConfigError, SchemaError
+from central.ingest.cli import ingest_cli
 from central.plays.cli import playlog_command
 from central.stations.cli import device_cli, station_cli
 
@@ -20,6 +21,7 @@ COMMANDS: list[click.Command] = [
     playlog_command,  # zamio playlog RECORDING [--json]
     station_cli,  # zamio station add | list
     device_cli,  # zamio device add | list | revoke | broker-files
+    ingest_cli,  # zamio ingest [quarantine]
 ]
 
 

@@ -1,0 +1,74 @@
+"""`zamio ingest` (the MQTT listener) and `zamio ingest quarantine` (what it refused)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+
+import click
+from flask import current_app
+from flask.cli import AppGroup
+
+from central import schema
+from central.errors import SchemaError
+from central.extensions import db
+from central.ingest import store
+from central.ingest.listener import IngestListener
+
+
+@click.group("ingest", cls=AppGroup, invoke_without_command=True)
+@click.pass_context
+def ingest_cli(ctx: click.Context) -> None:
+    """Listen for batches on the broker's shared subscription and store them, until SIGTERM."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _ready()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    app = current_app._get_current_object()
+    listener = IngestListener(app, app.config["ZAMIO"].mqtt_url, _stored)
+    signal.signal(signal.SIGTERM, lambda *_: listener.stop())
+    signal.signal(signal.SIGINT, lambda *_: listener.stop())
+    listener.run()
+    click.echo(f"ingest stopped: {json.dumps(listener.counts)}")
+
+
+def _ready() -> None:
+    """Refuse to work on a database whose schema is behind."""
+    try:
+        schema.require_current(db.engine)
+    except SchemaError as error:
+        raise click.ClickException(str(error)) from None
+
+
+def _stored(batch_pk: int) -> None:
+    """A batch was stored (matching is enqueued here once the worker exists)."""
+    logging.getLogger(__name__).debug("ingest: batch %d stored", batch_pk)
+
+
+@ingest_cli.command("quarantine")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+def quarantine_command(limit: int, as_json: bool) -> None:
+    """The newest refused payloads: when, topic, reason, detail, size."""
+    _ready()
+    rows = [
+        {
+            "received_at": q.received_at.isoformat(),
+            "topic": q.topic,
+            "reason": q.reason,
+            "detail": q.detail,
+            "payload_bytes": q.payload_bytes,
+        }
+        for q in store.quarantined(db.session, limit)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['received_at']} {row['reason']:<20} {row['topic']} "
+            f"({row['payload_bytes']} B): {row['detail']}"
+        )

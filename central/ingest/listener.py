@@ -1,0 +1,125 @@
+"""The MQTT listener: a shared subscription to every device's batches; store, then acknowledge.
+
+Several `zamio ingest` processes may run: the broker hands each message of the shared
+subscription `$share/zamio-ingest/...` to one of them. A message is acknowledged (PUBACK, paho's
+manual_ack) only after its row is committed, so a listener that dies mid-message gets it again
+(from the broker) rather than losing it; storing is idempotent, so that is harmless. The callback
+stores and hands the new row's id to `on_stored` (which enqueues matching); nothing else.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+from flask import Flask
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from central.extensions import db
+from central.ingest.store import QUARANTINED, STORED, ingest_payload
+
+logger = logging.getLogger(__name__)
+
+SHARE_GROUP = "zamio-ingest"
+BATCH_TOPICS = "stations/+/devices/+/batches"
+SESSION_EXPIRY_S = 3600  # the broker keeps our queue this long while we are away
+
+
+def shared_topic(group: str = SHARE_GROUP) -> str:
+    """The shared subscription every listener of `group` joins."""
+    return f"$share/{group}/{BATCH_TOPICS}"
+
+
+class IngestListener:
+    """Subscribes, stores every batch message, acknowledges it; runs until stop()."""
+
+    def __init__(
+        self,
+        app: Flask,
+        mqtt_url: str,
+        on_stored: Callable[[int], None],
+        client_id: str | None = None,
+        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    ) -> None:
+        self.app = app
+        self.url = urlsplit(mqtt_url)
+        self.on_stored = on_stored
+        self.clock_ms = clock_ms
+        self.client_id = client_id or f"zamio-ingest-{socket.gethostname()}-{os.getpid()}"
+        self.counts = {"stored": 0, "duplicate": 0, "conflict": 0, "quarantined": 0, "failed": 0}
+        self.subscribed = threading.Event()
+        self._client = self._make_client()
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=self.client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if self.url.username:
+            client.username_pw_set(self.url.username, self.url.password)
+        if self.url.scheme == "mqtts":
+            client.tls_set()
+        client.reconnect_delay_set(1, 60)
+        client.on_connect = self._on_connect
+        client.on_subscribe = lambda *_: self.subscribed.set()
+        client.on_message = self._on_message
+        return client
+
+    def run(self) -> None:
+        """Connect and process messages until stop(); reconnects by itself."""
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = SESSION_EXPIRY_S
+        default_port = 8883 if self.url.scheme == "mqtts" else 1883
+        self._client.connect(
+            self.url.hostname or "127.0.0.1",
+            self.url.port or default_port,
+            keepalive=30,
+            clean_start=False,
+            properties=properties,
+        )
+        self._client.loop_forever(retry_first_connection=True)
+
+    def stop(self) -> None:
+        """Disconnect; run() returns."""
+        self._client.disconnect()
+
+    def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        if reason_code.is_failure:
+            logger.error("ingest: broker refused the connection: %s", reason_code)
+            return
+        client.subscribe(shared_topic(), qos=1)
+        logger.info("ingest: subscribed to %s as %s", shared_topic(), self.client_id)
+
+    def _on_message(self, client, userdata, message) -> None:
+        try:
+            outcome = self._store(message.topic, message.payload)
+        except Exception:  # the database failed: no ack, the broker will deliver it again
+            self.counts["failed"] += 1
+            logger.exception("ingest: %s: not stored, will come again", message.topic)
+            return
+        self.counts[outcome.kind] += 1
+        if outcome.kind == QUARANTINED:
+            logger.warning("ingest: %s: quarantined: %s", message.topic, outcome.reason)
+        client.ack(message.mid, message.qos)
+        if outcome.kind == STORED:
+            self.on_stored(outcome.batch_pk)
+
+    def _store(self, topic: str, payload: bytes):
+        """One transaction: the batch (or its quarantine) is committed before the ack."""
+        with self.app.app_context():
+            try:
+                outcome = ingest_payload(db.session, topic, payload, self.clock_ms())
+                db.session.commit()
+            except Exception:
+                db.session.rollback()
+                raise
+        return outcome

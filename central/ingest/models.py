@@ -1,0 +1,76 @@
+"""IngestedBatch (a stored HashBatch), QuarantinedPayload (refused, with why), BatchConflict."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from central.extensions import db
+
+SOURCE_CHARS_MAX = 64
+TOPIC_CHARS_MAX = 300
+REASON_CHARS_MAX = 40
+DETAIL_CHARS_MAX = 500
+PAYLOAD_HEAD_BYTES = 256  # what a quarantine keeps of a refused payload, for forensics
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class IngestedBatch(db.Model):
+    """One HashBatch as the device sent it, stored once per (device, source, seq)."""
+
+    __tablename__ = "ingested_batch"
+    __table_args__ = (UniqueConstraint("device_id", "source_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id"))
+    station_id: Mapped[int] = mapped_column(ForeignKey("station.id"), index=True)
+    source_id: Mapped[str] = mapped_column(String(SOURCE_CHARS_MAX))
+    seq: Mapped[int] = mapped_column(BigInteger)
+    batch_id: Mapped[bytes] = mapped_column(LargeBinary(16))
+    fingerprint_version: Mapped[int] = mapped_column(Integer)
+    window_start_ms: Mapped[int] = mapped_column(BigInteger, index=True)
+    window_frames: Mapped[int] = mapped_column(Integer)
+    hash_count: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    payload_hash: Mapped[str] = mapped_column(String(16))  # xxh64 hex of the payload
+    duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utc_now)
+
+
+class QuarantinedPayload(db.Model):
+    """A payload refused at ingest, with a stable reason tag and a human detail."""
+
+    __tablename__ = "quarantined_payload"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(TOPIC_CHARS_MAX))
+    reason: Mapped[str] = mapped_column(String(REASON_CHARS_MAX), index=True)
+    detail: Mapped[str] = mapped_column(String(DETAIL_CHARS_MAX))
+    payload_bytes: Mapped[int] = mapped_column(Integer)
+    payload_head: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utc_now)
+
+
+class BatchConflict(db.Model):
+    """The same (device, source, seq) arrived again with different content: kept, not used."""
+
+    __tablename__ = "batch_conflict"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    ingested_batch_id: Mapped[int] = mapped_column(ForeignKey("ingested_batch.id"), index=True)
+    payload_hash: Mapped[str] = mapped_column(String(16))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utc_now)
