@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from datetime import UTC, datetime
 from pathlib import Path
 
 from flask import Flask
@@ -23,6 +24,13 @@ NAMING_CONVENTION = {
 }
 
 db = SQLAlchemy(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware UTC: the default of every created_at column."""
+    return datetime.now(UTC)
+
+
 migrate = Migrate(directory=str(MIGRATIONS_DIR), render_as_batch=True, compare_type=True)
 
 

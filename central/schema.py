@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import click
 import flask_migrate
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -46,6 +47,14 @@ def require_current(engine: Engine) -> None:
             f"database schema is behind ({engine.url.render_as_string(hide_password=True)}): "
             "run `zamio db upgrade`"
         )
+
+
+def require_current_for_command(engine: Engine) -> None:
+    """require_current for a CLI command: a one-line error instead of a traceback."""
+    try:
+        require_current(engine)
+    except SchemaError as error:
+        raise click.ClickException(str(error)) from None
 
 
 def upgrade_sqlite_if_behind(engine: Engine) -> bool:

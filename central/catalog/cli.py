@@ -58,10 +58,7 @@ def import_command(manifest: Path, workers: int) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list instead of a table.")
 def list_command(as_json: bool) -> None:
     """List registered tracks: id, title, artist, duration and hash count."""
-    try:
-        schema.require_current(db.engine)
-    except SchemaError as error:
-        raise click.ClickException(str(error)) from None
+    schema.require_current_for_command(db.engine)
     summaries = store.list_summaries(db.session, FINGERPRINT_VERSION)
     if as_json:
         click.echo(json.dumps([_as_dict(s) for s in summaries], indent=2))

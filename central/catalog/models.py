@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import DateTime, ForeignKey, Integer, LargeBinary, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from central.extensions import db
+from central.extensions import db, utc_now
 
 EXTERNAL_ID_CHARS_MAX = 200
 TEXT_CHARS_MAX = 500
-
-
-def _utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 class Track(db.Model):
@@ -30,7 +25,7 @@ class Track(db.Model):
     isrc: Mapped[str | None] = mapped_column(String(12))
     duration_ms: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(16), unique=True)  # xxh64 hex of the PCM
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utc_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     fingerprints: Mapped[list[TrackFingerprint]] = relationship(
         back_populates="track", cascade="all, delete-orphan", passive_deletes=True

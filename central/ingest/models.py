@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
@@ -15,17 +15,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from central.extensions import db
+from central.extensions import db, utc_now
 
 SOURCE_CHARS_MAX = 64
 TOPIC_CHARS_MAX = 300
 REASON_CHARS_MAX = 40
 DETAIL_CHARS_MAX = 500
 PAYLOAD_HEAD_BYTES = 256  # what a quarantine keeps of a refused payload, for forensics
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class IngestedBatch(db.Model):
@@ -47,7 +43,7 @@ class IngestedBatch(db.Model):
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     payload_hash: Mapped[str] = mapped_column(String(16))  # xxh64 hex of the payload
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utc_now)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 class QuarantinedPayload(db.Model):
@@ -61,7 +57,7 @@ class QuarantinedPayload(db.Model):
     detail: Mapped[str] = mapped_column(String(DETAIL_CHARS_MAX))
     payload_bytes: Mapped[int] = mapped_column(Integer)
     payload_head: Mapped[bytes] = mapped_column(LargeBinary)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utc_now)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
 
 class BatchConflict(db.Model):
@@ -73,4 +69,4 @@ class BatchConflict(db.Model):
     ingested_batch_id: Mapped[int] = mapped_column(ForeignKey("ingested_batch.id"), index=True)
     payload_hash: Mapped[str] = mapped_column(String(16))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utc_now)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

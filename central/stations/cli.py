@@ -10,20 +10,12 @@ import click
 from flask.cli import AppGroup
 
 from central import schema
-from central.errors import SchemaError, StationError
+from central.errors import StationError
 from central.extensions import db
 from central.stations import credentials, store
 
 station_cli = AppGroup("station", help="Register stations and list them.")
 device_cli = AppGroup("device", help="Register edge devices, revoke them, write broker files.")
-
-
-def _ready() -> None:
-    """Refuse to work on a database whose schema is behind."""
-    try:
-        schema.require_current(db.engine)
-    except SchemaError as error:
-        raise click.ClickException(str(error)) from None
 
 
 @station_cli.command("add")
@@ -32,7 +24,7 @@ def _ready() -> None:
 @click.option("--stream-url", help="Its public stream, for stream scans (no box needed).")
 def station_add(code: str, name: str, stream_url: str | None) -> None:
     """Register station CODE (the {station} of MQTT topics)."""
-    _ready()
+    schema.require_current_for_command(db.engine)
     try:
         store.add_station(db.session, code, name, stream_url)
     except StationError as error:
@@ -45,7 +37,7 @@ def station_add(code: str, name: str, stream_url: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def station_list(as_json: bool) -> None:
     """Every station with its devices and stream link."""
-    _ready()
+    schema.require_current_for_command(db.engine)
     rows = [
         {
             "code": s.code,
@@ -70,7 +62,7 @@ def station_list(as_json: bool) -> None:
 @click.option("--station", "station_code", required=True, help="The station it listens to.")
 def device_add(code: str, station_code: str) -> None:
     """Register device CODE; prints its broker password, which is not shown again."""
-    _ready()
+    schema.require_current_for_command(db.engine)
     try:
         new = store.add_device(db.session, code, station_code)
     except StationError as error:
@@ -87,7 +79,7 @@ def device_add(code: str, station_code: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def device_list(as_json: bool) -> None:
     """Every device: station, active or revoked."""
-    _ready()
+    schema.require_current_for_command(db.engine)
     rows = [
         {
             "code": d.code,
@@ -110,7 +102,7 @@ def device_list(as_json: bool) -> None:
 @click.argument("code")
 def device_revoke(code: str) -> None:
     """Revoke device CODE: central refuses its batches; rewrite the broker files to lock it out."""
-    _ready()
+    schema.require_current_for_command(db.engine)
     try:
         store.revoke_device(db.session, code)
     except StationError as error:
@@ -130,7 +122,7 @@ def device_revoke(code: str) -> None:
 )
 def broker_files(passwords: Path, acl: Path, readers: tuple[str, ...]) -> None:
     """Write Mosquitto's password_file and acl_file for the active devices (then reload it)."""
-    _ready()
+    schema.require_current_for_command(db.engine)
     active = store.devices(db.session, active_only=True)
     _write_private(passwords, credentials.password_file((d.code, d.password_hash) for d in active))
     _write_private(acl, credentials.acl_file(((d.code, d.station.code) for d in active), readers))

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from central.extensions import db
+from central.extensions import db, utc_now
 
 CODE_CHARS_MAX = 64  # codes go into MQTT topics: [A-Za-z0-9._-], like the agent's ids
 NAME_CHARS_MAX = 200
 URL_CHARS_MAX = 2000
-
-
-def _utc_now() -> datetime:
-    """The current time, timezone-aware UTC."""
-    return datetime.now(UTC)
 
 
 class Station(db.Model):
@@ -28,7 +23,7 @@ class Station(db.Model):
     code: Mapped[str] = mapped_column(String(CODE_CHARS_MAX), unique=True)
     name: Mapped[str] = mapped_column(String(NAME_CHARS_MAX))
     stream_url: Mapped[str | None] = mapped_column(String(URL_CHARS_MAX))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utc_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     devices: Mapped[list[Device]] = relationship(back_populates="station")
 
@@ -43,7 +38,7 @@ class Device(db.Model):
     station_id: Mapped[int] = mapped_column(ForeignKey("station.id"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str] = mapped_column(String(200))  # Mosquitto's $7$ PBKDF2-SHA512
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_utc_now)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     station: Mapped[Station] = relationship(back_populates="devices")

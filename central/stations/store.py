@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.errors import StationError
+from central.extensions import utc_now
 from central.stations import credentials
 from central.stations.models import CODE_CHARS_MAX, NAME_CHARS_MAX, Device, Station
 
@@ -76,7 +76,7 @@ def revoke_device(session: Session, code: str) -> Device:
         raise StationError(f"no device {code}")
     if device.active:
         device.active = False
-        device.revoked_at = datetime.now(UTC)
+        device.revoked_at = utc_now()
     return device
 
 
