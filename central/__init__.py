@@ -42,6 +42,7 @@ def _register_models() -> None:
     """Import every domain's models so their tables join the metadata Alembic compares."""
     from central.catalog import models  # noqa: F401
     from central.ingest import models as ingest_models  # noqa: F401
+    from central.matching import models as matching_models  # noqa: F401
     from central.stations import models as station_models  # noqa: F401
 
 

@@ -13,6 +13,7 @@ from central.errors import ConfigError, SchemaError
 from central.ingest.cli import ingest_cli
 from central.plays.cli import playlog_command
 from central.stations.cli import device_cli, station_cli
+from central.worker_cli import worker_command
 
 # The one place domains register their commands: add the click command or group here.
 COMMANDS: list[click.Command] = [
@@ -22,6 +23,7 @@ COMMANDS: list[click.Command] = [
     station_cli,  # zamio station add | list
     device_cli,  # zamio device add | list | revoke | broker-files
     ingest_cli,  # zamio ingest [quarantine]
+    worker_command,  # zamio worker [--burst]
 ]
 
 

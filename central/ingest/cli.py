@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from central import schema
+from central import queues, schema
 from central.extensions import db
 from central.ingest import store
 from central.ingest.listener import IngestListener
@@ -19,7 +19,8 @@ from central.ingest.listener import IngestListener
 @click.group("ingest", cls=AppGroup, invoke_without_command=True)
 @click.pass_context
 def ingest_cli(ctx: click.Context) -> None:
-    """Listen for batches on the broker's shared subscription and store them, until SIGTERM."""
+    """Listen for batches on the broker's shared subscription, store them and enqueue their
+    matching, until SIGTERM."""
     if ctx.invoked_subcommand is not None:
         return
     schema.require_current_for_command(db.engine)
@@ -27,16 +28,13 @@ def ingest_cli(ctx: click.Context) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     app = current_app._get_current_object()
-    listener = IngestListener(app, app.config["ZAMIO"].mqtt_url, _stored)
+    settings = app.config["ZAMIO"]
+    queue = queues.pipeline_queue(queues.redis_connection(settings.redis_url))
+    listener = IngestListener(app, settings.mqtt_url, lambda pk: queues.enqueue_match(queue, pk))
     signal.signal(signal.SIGTERM, lambda *_: listener.stop())
     signal.signal(signal.SIGINT, lambda *_: listener.stop())
     listener.run()
     click.echo(f"ingest stopped: {json.dumps(listener.counts)}")
-
-
-def _stored(batch_pk: int) -> None:
-    """A batch was stored (matching is enqueued here once the worker exists)."""
-    logging.getLogger(__name__).debug("ingest: batch %d stored", batch_pk)
 
 
 @ingest_cli.command("quarantine")

@@ -44,6 +44,7 @@ class IngestedBatch(db.Model):
     payload_hash: Mapped[str] = mapped_column(String(16))  # xxh64 hex of the payload
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    matched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class QuarantinedPayload(db.Model):

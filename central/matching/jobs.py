@@ -1,0 +1,93 @@
+"""RQ jobs of matching: match_batch(batch_pk) turns a stored batch into detections.
+
+A job takes ids, loads rows, calls the pure matcher, saves, commits. Running it twice leaves the
+same detections (the batch's old ones are replaced in the same transaction). The index is built
+once per worker process and rebuilt when the catalogue's fingerprints change.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from central.catalog.models import TrackFingerprint
+from central.extensions import db
+from central.ingest.models import IngestedBatch
+from central.matching.index import MatchIndex
+from central.matching.loader import load_index
+from central.matching.matcher import Match, match_window
+from central.matching.models import Detection
+from central.worker import worker_app
+from edge_agent.batch import FRAME_MS, HashBatch, decode_batch
+from edge_agent.fingerprint import FINGERPRINT_VERSION, Fingerprints
+
+logger = logging.getLogger(__name__)
+
+_index: tuple[tuple[int, int | None], MatchIndex] | None = None  # (catalogue signature, index)
+
+
+def match_batch(batch_pk: int) -> int:
+    """Match one ingested batch; replace its detections; return how many there are."""
+    with worker_app().app_context():
+        count = match_stored_batch(db.session, batch_pk)
+        db.session.commit()
+    return count
+
+
+def match_stored_batch(session: Session, batch_pk: int) -> int:
+    """The job's work inside a session: detections of one batch, replacing earlier ones."""
+    row = session.get(IngestedBatch, batch_pk)
+    if row is None:
+        logger.warning("match_batch: no ingested batch %d", batch_pk)
+        return 0
+    batch = decode_batch(row.payload)
+    matches = match_window(current_index(session), Fingerprints(batch.hashes, batch.anchor_frames))
+    session.execute(delete(Detection).where(Detection.ingested_batch_id == batch_pk))
+    session.add_all(detection(row, batch, m) for m in matches)
+    row.matched_at = datetime.now(UTC)
+    return len(matches)
+
+
+def detection(row: IngestedBatch, batch: HashBatch, match: Match) -> Detection:
+    """A Match as a Detection row, its frames placed in UTC by the batch's window start."""
+
+    def utc_ms(frame: int) -> int:
+        return batch.window_start_ms + (frame - batch.first_frame) * FRAME_MS
+
+    return Detection(
+        ingested_batch_id=row.id,
+        station_id=row.station_id,
+        track_id=match.track.track_id,
+        window_start_ms=batch.window_start_ms,
+        start_ms=utc_ms(match.query_first_frame),
+        end_ms=utc_ms(match.query_last_frame),
+        query_first_frame=match.query_first_frame,
+        query_last_frame=match.query_last_frame,
+        inliers=match.inliers,
+        query_hashes=match.query_hashes,
+        speed_ratio=match.speed_ratio,
+        offset_frames=match.offset_frames,
+        confidence=match.confidence,
+        strong=match.strong,
+    )
+
+
+def current_index(session: Session) -> MatchIndex:
+    """The process's index, rebuilt when the catalogue's fingerprints changed."""
+    global _index
+    signature = catalogue_signature(session)
+    if _index is None or _index[0] != signature:
+        _index = (signature, load_index(session))
+    return _index[1]
+
+
+def catalogue_signature(session: Session) -> tuple[int, int | None]:
+    """How many tracks have current fingerprints, and the newest one's id."""
+    query = select(func.count(), func.max(TrackFingerprint.track_id)).where(
+        TrackFingerprint.fingerprint_version == FINGERPRINT_VERSION
+    )
+    count, newest = session.execute(query).one()
+    return int(count), newest
