@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from edge_agent.batch import ClockSyncState
 
@@ -62,12 +64,19 @@ class ClockStatus:
     esterror_ms: int | None
 
 
+@functools.cache
+def _adjtimex() -> Any:
+    """libc's adjtimex, looked up once (find_library runs ldconfig); None where there is none."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True).adjtimex
+    except (OSError, AttributeError):
+        return None
+
+
 def read_clock_status() -> ClockStatus:
     """The kernel's view of the system clock; UNKNOWN where adjtimex is unavailable."""
-    libc_name = ctypes.util.find_library("c")
-    try:
-        adjtimex = ctypes.CDLL(libc_name, use_errno=True).adjtimex
-    except (OSError, AttributeError):
+    adjtimex = _adjtimex()
+    if adjtimex is None:
         return ClockStatus(ClockSyncState.UNKNOWN, 0, None)
     timex = _Timex()
     state = adjtimex(ctypes.byref(timex))

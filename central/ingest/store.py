@@ -62,7 +62,6 @@ def ingest_payload(session: Session, topic: str, payload: bytes, now_ms: int) ->
     except Rejected as rejected:
         quarantine(session, topic, payload, rejected.reason, rejected.detail)
         return Outcome(QUARANTINED, reason=rejected.reason)
-    payload_hash = xxhash.xxh64_hexdigest(payload)
     row = IngestedBatch(
         device_id=device.device_pk,
         station_id=device.station_pk,
@@ -74,7 +73,7 @@ def ingest_payload(session: Session, topic: str, payload: bytes, now_ms: int) ->
         window_frames=batch.window_frames,
         hash_count=len(batch),
         payload=bytes(payload),
-        payload_hash=payload_hash,
+        payload_hash=xxhash.xxh64_hexdigest(payload),
         duplicate_count=0,
     )
     try:
@@ -82,25 +81,26 @@ def ingest_payload(session: Session, topic: str, payload: bytes, now_ms: int) ->
             session.add(row)
         return Outcome(STORED, row.id)
     except IntegrityError:
-        return _seen_before(session, device.device_pk, batch.source_id, batch.seq, payload)
+        return _seen_before(session, row, payload)
 
 
-def _seen_before(session: Session, device_pk: int, source_id: str, seq: int, payload: bytes):
-    """The key exists: a duplicate if the bytes are the same, else a conflict."""
+def _seen_before(session: Session, row: IngestedBatch, payload: bytes) -> Outcome:
+    """`row`'s key exists: a duplicate if the bytes are the same, else a conflict."""
     first = session.scalar(
         select(IngestedBatch).where(
-            IngestedBatch.device_id == device_pk,
-            IngestedBatch.source_id == source_id,
-            IngestedBatch.seq == seq,
+            IngestedBatch.device_id == row.device_id,
+            IngestedBatch.source_id == row.source_id,
+            IngestedBatch.seq == row.seq,
         )
     )
     assert first is not None
-    payload_hash = xxhash.xxh64_hexdigest(payload)
-    if first.payload_hash == payload_hash and first.payload == payload:
+    if first.payload_hash == row.payload_hash and first.payload == payload:
         first.duplicate_count += 1
         return Outcome(DUPLICATE, first.id)
     session.add(
-        BatchConflict(ingested_batch_id=first.id, payload_hash=payload_hash, payload=bytes(payload))
+        BatchConflict(
+            ingested_batch_id=first.id, payload_hash=row.payload_hash, payload=bytes(payload)
+        )
     )
     return Outcome(CONFLICT, first.id)
 
