@@ -214,6 +214,19 @@ def test_python_m_edge_agent(song: Path, tmp_path: Path) -> None:
     assert done.returncode == 2 and "Traceback" not in done.stderr
 
 
+def agent_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m edge_agent ARGS` from the repository, its output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "edge_agent", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO_ROOT,
+        env=env,
+        timeout=30,
+        check=False,
+    )
+
+
 BAD_CONFIG = """device_id = "pi/01"
 station_id = "joy-fm"
 colour = "blue"
@@ -230,12 +243,7 @@ def test_check_config_reports_every_problem(tmp_path: Path) -> None:
     """check-config lists each problem on its own line, exits 2, and never echoes a password."""
     config = tmp_path / "agent.toml"
     config.write_text(BAD_CONFIG)
-    result = subprocess.run(
-        [sys.executable, "-m", "edge_agent", "check-config", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-    )
+    result = agent_cli("check-config", "--config", str(config))
     assert result.returncode == 2
     problems = [
         line for line in result.stderr.splitlines() if line.startswith("zamio-agent: config")
@@ -251,13 +259,7 @@ def test_run_with_a_bad_config_exits_at_once(tmp_path: Path) -> None:
     """`run` refuses an invalid config with exit 2 (systemd is told not to restart on 2)."""
     config = tmp_path / "agent.toml"
     config.write_text(BAD_CONFIG)
-    result = subprocess.run(
-        [sys.executable, "-m", "edge_agent", "run", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        timeout=30,
-    )
+    result = agent_cli("run", "--config", str(config))
     assert result.returncode == 2 and "colour" in result.stderr
 
 
@@ -271,13 +273,7 @@ def test_check_config_prints_the_effective_settings(tmp_path: Path) -> None:
         '[[source]]\nid = "fm"\nkind = "stream"\nurl = "http://radio.example/live.mp3"\n'
     )
     env = {**os.environ, "ZAMIO_AGENT_HEALTH_DEAD_AIR_S": "20"}
-    result = subprocess.run(
-        [sys.executable, "-m", "edge_agent", "check-config", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        cwd=REPO_ROOT,
-        env=env,
-    )
+    result = agent_cli("check-config", "--config", str(config), env=env)
     assert result.returncode == 0, result.stderr
     printed = json.loads(result.stdout)
     assert printed["health"]["dead_air_s"] == 20.0
