@@ -173,8 +173,7 @@ class Agent:
             worker.stop()
         for worker in self.workers:
             worker.join(10.0)
-        self.uplink.set_status(self.status())
-        self.uplink.stop()
+        self.uplink.stop()  # its goodbye replaces the retained status with offline
         self.spool.close()
         logger.info("agent %s: stopped", self.settings.device_id)
 
