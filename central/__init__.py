@@ -43,6 +43,7 @@ def _register_models() -> None:
     from central.catalog import models  # noqa: F401
     from central.ingest import models as ingest_models  # noqa: F401
     from central.matching import models as matching_models  # noqa: F401
+    from central.plays import models as play_models  # noqa: F401
     from central.stations import models as station_models  # noqa: F401
 
 

@@ -30,6 +30,8 @@ class Settings:
     redis_url: str = "redis://127.0.0.1:6379/0"
     mqtt_url: str = "mqtt://127.0.0.1:1883"
     database_auto_upgrade: bool = True  # migrate an SQLite database that is behind when opened
+    plays_close_wait_s: int = 7200  # close an open play this long after its last change anyway
+    batch_retention_days: int = 30  # keep hash batches this long, for re-matching
     testing: bool = False
 
     def redacted(self) -> dict[str, Any]:
@@ -95,11 +97,11 @@ def _merge(values: dict[str, Any], problems: list[str], source: str, key: str, v
     expected = _TYPES[name]
     if isinstance(value, str):
         try:
-            value = _parse_bool(value) if expected is bool else _parse_str(value)
+            value = _PARSERS[expected](value)
         except ValueError as error:
             problems.append(f"{source}: {error}")
             return
-    elif not isinstance(value, expected):
+    elif not isinstance(value, expected) or isinstance(value, bool) is not (expected is bool):
         problems.append(f"{source}: expected {expected.__name__}, got {type(value).__name__}")
         return
     values[name] = value
@@ -120,8 +122,20 @@ def _parse_str(raw: str) -> str:
     return raw.strip()
 
 
+def _parse_int(raw: str) -> int:
+    """A whole number of at least 1."""
+    try:
+        value = int(raw.strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {raw.strip()!r}") from None
+    if value < 1:
+        raise ValueError(f"must be at least 1, got {value}")
+    return value
+
+
+_PARSERS = {bool: _parse_bool, int: _parse_int, str: _parse_str}
 _TYPES: dict[str, type] = {
-    field.name: bool if field.type in ("bool", bool) else str
+    field.name: {"bool": bool, "int": int}.get(str(field.type), str)
     for field in dataclasses.fields(Settings)
 }
 

@@ -8,6 +8,8 @@ from rq import Queue
 QUEUE_NAME = "zamio"
 RESULT_TTL_S = 3600  # keep a finished job's result this long (for inspection)
 FAILURE_TTL_S = 7 * 86400  # keep a failed job a week, for `rq requeue` after a fix
+PENDING_TTL_S = 3600  # a coalescing mark outlives no lost job by more than this
+_PENDING_KEY = "zamio:update_plays:pending:{station_id}"
 
 
 def redis_connection(redis_url: str) -> Redis:
@@ -30,3 +32,24 @@ def enqueue_match(queue: Queue, batch_pk: int) -> None:
         result_ttl=RESULT_TTL_S,
         failure_ttl=FAILURE_TTL_S,
     )
+
+
+def enqueue_update_plays(queue: Queue, station_id: int) -> bool:
+    """Enqueue update_plays for a station unless one is already waiting: a backlog of a thousand
+    matched batches needs one run, not a thousand. True when a job was enqueued."""
+    if not queue.connection.set(
+        _PENDING_KEY.format(station_id=station_id), 1, nx=True, ex=PENDING_TTL_S
+    ):
+        return False
+    queue.enqueue(
+        "central.plays.jobs.update_plays",
+        station_id,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+    )
+    return True
+
+
+def release_update_plays(connection: Redis, station_id: int) -> None:
+    """Called as update_plays starts: batches matched from now on need another run."""
+    connection.delete(_PENDING_KEY.format(station_id=station_id))

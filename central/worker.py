@@ -1,11 +1,14 @@
-"""The worker process's app: RQ jobs are plain functions, so they reach the database through one
-app per process, built from the environment the first time a job needs it."""
+"""The worker process's app and queue: RQ jobs are plain functions, so they reach the database
+through one app per process, built from the environment the first time a job needs it, and
+enqueue the next job of the chain on this process's queue."""
 
 from __future__ import annotations
 
 from flask import Flask
+from rq import Queue
 
 _app: Flask | None = None
+_queue: Queue | None = None
 
 
 def worker_app() -> Flask:
@@ -18,7 +21,19 @@ def worker_app() -> Flask:
     return _app
 
 
-def use_app(app: Flask | None) -> None:
-    """Make jobs in this process use `app` (the ingest process, the demo, tests)."""
-    global _app
+def worker_queue() -> Queue:
+    """The queue this process's jobs enqueue their successors on (from ZAMIO_REDIS_URL)."""
+    global _queue
+    if _queue is None:
+        from central import queues
+
+        settings = worker_app().config["ZAMIO"]
+        _queue = queues.pipeline_queue(queues.redis_connection(settings.redis_url))
+    return _queue
+
+
+def use_app(app: Flask | None, queue: Queue | None = None) -> None:
+    """Make jobs in this process use `app` and `queue` (the ingest process, the demo, tests)."""
+    global _app, _queue
     _app = app
+    _queue = queue

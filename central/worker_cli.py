@@ -15,10 +15,11 @@ from central.extensions import db
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
 @with_appcontext
 def worker_command(burst: bool) -> None:
-    """Run jobs (match_batch, ...) from Redis until SIGTERM; run several for more throughput."""
+    """Run pipeline jobs (match_batch, update_plays) until SIGTERM; run several for throughput."""
     schema.require_current_for_command(db.engine)
     app = current_app._get_current_object()
-    worker.use_app(app)
     connection = queues.redis_connection(app.config["ZAMIO"].redis_url)
-    rq_worker = Worker([queues.pipeline_queue(connection)], connection=connection)
+    queue = queues.pipeline_queue(connection)
+    worker.use_app(app, queue)
+    rq_worker = Worker([queue], connection=connection)
     rq_worker.work(burst=burst, with_scheduler=False)

@@ -8,10 +8,12 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -28,7 +30,16 @@ class IngestedBatch(db.Model):
     """One HashBatch as the device sent it, stored once per (device, source, seq)."""
 
     __tablename__ = "ingested_batch"
-    __table_args__ = (UniqueConstraint("device_id", "source_id", "seq"),)
+    __table_args__ = (
+        UniqueConstraint("device_id", "source_id", "seq"),
+        # update_plays looks for a station's matched batches whose plays are not built yet
+        Index(
+            "ix_ingested_batch_plays_pending",
+            "station_id",
+            postgresql_where=text("plays_at IS NULL"),
+            sqlite_where=text("plays_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     device_id: Mapped[int] = mapped_column(ForeignKey("device.id"))
@@ -45,6 +56,7 @@ class IngestedBatch(db.Model):
     duplicate_count: Mapped[int] = mapped_column(Integer, default=0)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     matched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    plays_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # plays built
 
 
 class QuarantinedPayload(db.Model):

@@ -1,7 +1,8 @@
 """RQ jobs of matching: match_batch(batch_pk) turns a stored batch into detections.
 
-A job takes ids, loads rows, calls the pure matcher, saves, commits. Running it twice leaves the
-same detections (the batch's old ones are replaced in the same transaction). The index is built
+A job takes ids, loads rows, calls the pure matcher, saves, commits, then enqueues
+update_plays of the batch's station. Running it twice leaves the same detections (the batch's old
+ones are replaced in the same transaction). The index is built
 once per worker process and rebuilt when the catalogue's fingerprints change.
 """
 
@@ -13,27 +14,34 @@ from datetime import UTC, datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
-from central.catalog.models import TrackFingerprint
+from central import queues
+from central.catalog.models import Track, TrackFingerprint
 from central.extensions import db
 from central.ingest.models import IngestedBatch
 from central.matching.index import MatchIndex
 from central.matching.loader import load_index
 from central.matching.matcher import Match, match_window
 from central.matching.models import Detection
-from central.worker import worker_app
+from central.worker import worker_app, worker_queue
 from edge_agent.batch import FRAME_MS, HashBatch, decode_batch
 from edge_agent.fingerprint import FINGERPRINT_VERSION, Fingerprints
 
 logger = logging.getLogger(__name__)
 
-_index: tuple[tuple[int, int | None], MatchIndex] | None = None  # (catalogue signature, index)
+_index: tuple[tuple, MatchIndex] | None = None  # (catalogue signature, index)
 
 
 def match_batch(batch_pk: int) -> int:
-    """Match one ingested batch; replace its detections; return how many there are."""
+    """Match one ingested batch; replace its detections; enqueue update_plays of its station;
+    return how many detections there are."""
     with worker_app().app_context():
         count = match_stored_batch(db.session, batch_pk)
+        station_id = db.session.scalar(
+            select(IngestedBatch.station_id).where(IngestedBatch.id == batch_pk)
+        )
         db.session.commit()
+    if station_id is not None:
+        queues.enqueue_update_plays(worker_queue(), station_id)
     return count
 
 
@@ -48,6 +56,7 @@ def match_stored_batch(session: Session, batch_pk: int) -> int:
     session.execute(delete(Detection).where(Detection.ingested_batch_id == batch_pk))
     session.add_all(detection(row, batch, m) for m in matches)
     row.matched_at = datetime.now(UTC)
+    row.plays_at = None  # its detections (maybe new ones, after a re-match) await update_plays
     return len(matches)
 
 
@@ -84,10 +93,18 @@ def current_index(session: Session) -> MatchIndex:
     return _index[1]
 
 
-def catalogue_signature(session: Session) -> tuple[int, int | None]:
-    """How many tracks have current fingerprints, and the newest one's id."""
-    query = select(func.count(), func.max(TrackFingerprint.track_id)).where(
-        TrackFingerprint.fingerprint_version == FINGERPRINT_VERSION
+def catalogue_signature(session: Session) -> tuple:
+    """What changes whenever tracks are added, removed or re-fingerprinted: how many tracks have
+    current fingerprints, their ids' max and sum, their hashes, and the newest track's time."""
+    query = (
+        select(
+            func.count(),
+            func.max(TrackFingerprint.track_id),
+            func.sum(TrackFingerprint.track_id),
+            func.sum(TrackFingerprint.hash_count),
+            func.max(Track.created_at),
+        )
+        .join(Track, Track.id == TrackFingerprint.track_id)
+        .where(TrackFingerprint.fingerprint_version == FINGERPRINT_VERSION)
     )
-    count, newest = session.execute(query).one()
-    return int(count), newest
+    return tuple(session.execute(query).one())

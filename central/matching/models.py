@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Integer
+from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.extensions import db
@@ -12,6 +12,10 @@ class Detection(db.Model):
     """A Match of one window: which track, where the timelines meet, how strongly."""
 
     __tablename__ = "detection"
+    # update_plays reads one track's detections at one station over a span of time
+    __table_args__ = (
+        Index("ix_detection_station_track_start", "station_id", "track_id", "start_ms"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     ingested_batch_id: Mapped[int] = mapped_column(

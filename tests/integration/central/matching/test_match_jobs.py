@@ -3,6 +3,8 @@ tracks at the right times, and running a job twice changes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
 import redis
@@ -11,68 +13,29 @@ from rq import SimpleWorker
 from sqlalchemy import func, select
 
 from central import queues, worker
-from central.catalog.store import register_track
 from central.extensions import db
 from central.ingest.models import IngestedBatch
-from central.ingest.store import STORED, ingest_payload
 from central.matching.jobs import match_batch
 from central.matching.models import Detection
-from central.stations import store as stations
-from edge_agent.batch import BatchSource, batches_from_fingerprints, encode_batch
-from edge_agent.fingerprint import (
-    FINGERPRINT_VERSION,
-    REFERENCE,
-    SAMPLE_RATE_HZ,
-    fingerprint,
-    fingerprint_in_chunks,
-)
+from edge_agent.fingerprint import SAMPLE_RATE_HZ
+from tests.integration.central.broadcast import START_MS, ingest, payloads, register_songs
 from tests.transforms import song
 
 pytestmark = pytest.mark.integration
 
-START_MS = 1_790_000_000_000
-
 
 @pytest.fixture
-def catalogue(pg_app: Flask) -> dict[str, int]:
+def catalogue(pg_app: Flask, redis_connection: redis.Redis) -> Iterator[dict[str, int]]:
     """Three songs registered; the station joy-fm with device pi-01."""
-    ids = {}
-    with pg_app.app_context():
-        for n, seed in enumerate((51, 52, 53)):
-            samples = song(seed, 40.0)
-            track = register_track(
-                db.session,
-                external_id=f"T{n}",
-                title=f"Song {n}",
-                artist=None,
-                isrc=None,
-                duration_ms=40_000,
-                content_hash=f"{seed:016x}",
-                fingerprints=fingerprint(samples, REFERENCE),
-                fingerprint_version=FINGERPRINT_VERSION,
-            )
-            ids[f"T{n}"] = track.id
-        stations.add_station(db.session, "joy-fm", "Joy FM")
-        stations.add_device(db.session, "pi-01", "joy-fm")
-        db.session.commit()
-    worker.use_app(pg_app)
+    ids = register_songs(pg_app, {"T0": 51, "T1": 52, "T2": 53}, 40.0)
+    worker.use_app(pg_app, queues.pipeline_queue(redis_connection))
     yield ids
     worker.use_app(None)
 
 
 def ingest_recording(app: Flask, audio: np.ndarray) -> list[int]:
     """The agent's batches of `audio`, ingested as if they came from the broker."""
-    found, frame_end = fingerprint_in_chunks(audio)
-    source = BatchSource("pi-01", "fm", FINGERPRINT_VERSION, stream_start_ms=START_MS)
-    pks = []
-    with app.app_context():
-        for batch in batches_from_fingerprints(found, source=source, frame_end=frame_end):
-            topic = "stations/joy-fm/devices/pi-01/batches"
-            outcome = ingest_payload(db.session, topic, encode_batch(batch), START_MS + 10**7)
-            assert outcome.kind == STORED
-            pks.append(outcome.batch_pk)
-        db.session.commit()
-    return pks
+    return ingest(app, payloads(audio, START_MS), START_MS + 10**7)
 
 
 def test_rq_worker_turns_batches_into_detections(
