@@ -11,9 +11,10 @@ from central import create_app
 from central.catalog.cli import catalog_cli
 from central.errors import ConfigError, SchemaError
 from central.ingest.cli import ingest_cli
+from central.matching.cli import rematch_command
 from central.plays.cli import playlog_command
 from central.stations.cli import device_cli, station_cli
-from central.worker_cli import worker_command
+from central.worker_cli import purge_command, scheduler_command, worker_command
 
 # The one place domains register their commands: add the click command or group here.
 COMMANDS: list[click.Command] = [
@@ -24,6 +25,9 @@ COMMANDS: list[click.Command] = [
     device_cli,  # zamio device add | list | revoke | broker-files
     ingest_cli,  # zamio ingest [quarantine]
     worker_command,  # zamio worker [--burst]
+    scheduler_command,  # zamio scheduler
+    rematch_command,  # zamio rematch --since T [--until T] [--station S] [--tracks new|all]
+    purge_command,  # zamio purge
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from redis import Redis
+from redis.client import Pipeline
 from rq import Queue
 
 QUEUE_NAME = "zamio"
@@ -22,7 +23,7 @@ def pipeline_queue(connection: Redis, is_async: bool = True) -> Queue:
     return Queue(QUEUE_NAME, connection=connection, is_async=is_async)
 
 
-def enqueue_match(queue: Queue, batch_pk: int) -> None:
+def enqueue_match(queue: Queue, batch_pk: int, pipeline: Pipeline | None = None) -> None:
     """Enqueue matching of one stored batch; its job id is derived from the batch, so repeats
     replace rather than pile up."""
     queue.enqueue(
@@ -31,6 +32,21 @@ def enqueue_match(queue: Queue, batch_pk: int) -> None:
         job_id=f"match_batch-{batch_pk}",
         result_ttl=RESULT_TTL_S,
         failure_ttl=FAILURE_TTL_S,
+        pipeline=pipeline,
+    )
+
+
+def enqueue_rematch(
+    queue: Queue, batch_pk: int, track_ids: list[int], pipeline: Pipeline | None = None
+) -> None:
+    """Enqueue the search of one stored batch for `track_ids` (central.matching.rematch)."""
+    queue.enqueue(
+        "central.matching.rematch.rematch_batch",
+        batch_pk,
+        track_ids,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+        pipeline=pipeline,
     )
 
 

@@ -1,14 +1,21 @@
-"""`zamio worker`: an RQ worker on the pipeline queue."""
+"""`zamio worker` (an RQ worker on the pipeline queue), `zamio scheduler` (its periodic jobs)
+and `zamio purge` (retention, now)."""
 
 from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
 
 import click
 from flask import current_app
 from flask.cli import with_appcontext
 from rq import Worker
+from rq.cron import CronScheduler
 
 from central import queues, schema, worker
 from central.extensions import db
+from central.ingest.retention import purge_expired
+from central.schedule import register_jobs
 
 
 @click.command("worker")
@@ -23,3 +30,28 @@ def worker_command(burst: bool) -> None:
     worker.use_app(app, queue)
     rq_worker = Worker([queue], connection=connection)
     rq_worker.work(burst=burst, with_scheduler=False)
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Enqueue the periodic jobs (close plays of silent devices, find new tracks in the past,
+    purge expired batches) until SIGTERM. Run one per deployment."""
+    schema.require_current_for_command(db.engine)
+    connection = queues.redis_connection(current_app.config["ZAMIO"].redis_url)
+    scheduler = CronScheduler(connection=connection, logging_level=logging.INFO)
+    register_jobs(scheduler)
+    scheduler.start()
+
+
+@click.command("purge")
+@with_appcontext
+def purge_command() -> None:
+    """Delete batches and refused payloads older than ZAMIO_BATCH_RETENTION_DAYS now."""
+    schema.require_current_for_command(db.engine)
+    days = current_app.config["ZAMIO"].batch_retention_days
+    purged = purge_expired(db.session, datetime.now(UTC), days)
+    click.echo(
+        f"deleted {purged.batches} batches and {purged.quarantined} refused payloads "
+        f"older than {days} days"
+    )

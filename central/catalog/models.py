@@ -26,6 +26,8 @@ class Track(db.Model):
     duration_ms: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(16), unique=True)  # xxh64 hex of the PCM
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    # when stored batches were last searched for it (zamio rematch); None: a new track
+    rematched_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     fingerprints: Mapped[list[TrackFingerprint]] = relationship(
         back_populates="track", cascade="all, delete-orphan", passive_deletes=True

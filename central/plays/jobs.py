@@ -271,3 +271,18 @@ def _as_utc(moment: datetime) -> datetime:
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:
     for n in range(0, len(ids), IDS_PER_STATEMENT_MAX):
         yield ids[n : n + IDS_PER_STATEMENT_MAX]
+
+
+def sweep_plays() -> int:
+    """Scheduled job: enqueue update_plays for every station with batches waiting for it or
+    plays still open (closes plays whose device went quiet; recovers a lost job)."""
+    with worker_app().app_context():
+        waiting = select(IngestedBatch.station_id).where(
+            IngestedBatch.plays_at.is_(None), IngestedBatch.matched_at.is_not(None)
+        )
+        open_plays = select(Play.station_id).where(Play.closed_at.is_(None))
+        station_ids = set(db.session.scalars(waiting.distinct())) | set(
+            db.session.scalars(open_plays.distinct())
+        )
+    queue = worker_queue()
+    return sum(queues.enqueue_update_plays(queue, s) for s in sorted(station_ids))

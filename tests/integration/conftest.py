@@ -26,7 +26,10 @@ HOST = "127.0.0.1"
 POSTGRES_PORT = 5432
 POSTGRES_USER = "postgres"
 REDIS_PORT = 6379
-REDIS_TEST_DB = 13  # tests own this db number and flush it; 0 is left to the developer
+# The Redis db number tests own and flush (not 0, the developer's). Concurrent test runs each
+# need their own: ZAMIO_TEST_REDIS_DB picks it, and is taken out of the environment at once so
+# that central's settings, which refuse unknown ZAMIO_* variables, never see it.
+REDIS_TEST_DB = int(os.environ.pop("ZAMIO_TEST_REDIS_DB", "13"))
 MQTT_PORT = 1883
 MQTT_CONNECT_S_MAX = 5.0
 
