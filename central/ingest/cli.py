@@ -8,7 +8,7 @@ import signal
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 
 from central import queues, schema
 from central.extensions import db
@@ -17,6 +17,7 @@ from central.ingest.listener import IngestListener
 
 
 @click.group("ingest", cls=AppGroup, invoke_without_command=True)
+@with_appcontext
 @click.pass_context
 def ingest_cli(ctx: click.Context) -> None:
     """Listen for batches on the broker's shared subscription, store them and enqueue their

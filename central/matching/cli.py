@@ -58,4 +58,3 @@ def rematch_command(since: str, until: str | None, station_code: str | None, whi
         db.session.commit()
     tracks = "all tracks" if track_ids is None else f"{len(track_ids)} new tracks"
     click.echo(f"enqueued {count} batches to search for {tracks}")
-
