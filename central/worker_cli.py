@@ -9,12 +9,13 @@ from datetime import UTC, datetime
 import click
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import Worker
+from rq import SimpleWorker
 from rq.cron import CronScheduler
 
 from central import queues, schema, worker
 from central.extensions import db
 from central.ingest.retention import purge_expired
+from central.matching.jobs import current_index
 from central.schedule import register_jobs
 
 
@@ -28,7 +29,11 @@ def worker_command(burst: bool) -> None:
     connection = queues.redis_connection(app.config["ZAMIO"].redis_url)
     queue = queues.pipeline_queue(connection)
     worker.use_app(app, queue)
-    rq_worker = Worker([queue], connection=connection)
+    current_index(db.session)  # loaded now, not by the first job
+    db.session.remove()
+    # Jobs run in this process, not in a fork per job: the index (hundreds of MB for a large
+    # catalogue) is built once and kept, where a forked job would lose it on exit.
+    rq_worker = SimpleWorker([queue], connection=connection)
     rq_worker.work(burst=burst, with_scheduler=False)
 
 
