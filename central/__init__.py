@@ -11,7 +11,7 @@ from typing import Any
 from flask import Flask
 from sqlalchemy.engine import make_url
 
-from central import extensions, health, schema
+from central import api, extensions, health, schema
 from central.config import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     _prepare_sqlite_dir(settings)
     extensions.init_app(app)
     app.register_blueprint(health.blueprint)
+    app.register_blueprint(api.blueprint)
     if settings.database_auto_upgrade:
         with app.app_context():
             schema.upgrade_sqlite_if_behind(extensions.db.engine)
@@ -43,6 +44,7 @@ def _register_models() -> None:
     from central.catalog import models  # noqa: F401
     from central.ingest import models as ingest_models  # noqa: F401
     from central.matching import models as matching_models  # noqa: F401
+    from central.monitoring import models as monitoring_models  # noqa: F401
     from central.plays import models as play_models  # noqa: F401
     from central.stations import models as station_models  # noqa: F401
 

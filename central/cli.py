@@ -12,7 +12,10 @@ from central.catalog.cli import catalog_cli
 from central.errors import ConfigError, SchemaError
 from central.ingest.cli import ingest_cli
 from central.matching.cli import rematch_command
-from central.plays.cli import playlog_command
+from central.monitoring.cli import status_command
+from central.plays.cli import playlog_command, plays_command
+from central.scan.cli import scan_cli
+from central.serve_cli import serve_command
 from central.stations.cli import device_cli, station_cli
 from central.worker_cli import purge_command, scheduler_command, worker_command
 
@@ -21,13 +24,17 @@ COMMANDS: list[click.Command] = [
     db_cli,  # zamio db upgrade | downgrade | current | revision ... (Flask-Migrate)
     catalog_cli,  # zamio catalog import | list
     playlog_command,  # zamio playlog RECORDING [--json]
+    plays_command,  # zamio plays --station CODE [--since T] [--until T] [--track ID] [--json]
+    serve_command,  # zamio serve [--host H] [--port P] [--threads N]
     station_cli,  # zamio station add | list
     device_cli,  # zamio device add | list | revoke | broker-files
     ingest_cli,  # zamio ingest [quarantine]
+    status_command,  # zamio status [--station CODE] [--json]
     worker_command,  # zamio worker [--burst]
     scheduler_command,  # zamio scheduler
     rematch_command,  # zamio rematch --since T [--until T] [--station S] [--tracks new|all]
     purge_command,  # zamio purge
+    scan_cli,  # zamio scan [--state-dir D] [--max-agents N] [--station CODE ...] | status
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,10 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 MQTT_SCHEMES = ("mqtt", "mqtts")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
+SECRETS = ("api_token",)  # settings shown as *** by Settings.redacted
+API_TOKEN_CHARS_MIN = 32
+# RFC 6750 b64token characters: what fits an `Authorization: Bearer` header unquoted
+API_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
 
 @dataclass(frozen=True)
@@ -33,11 +38,14 @@ class Settings:
     plays_close_wait_s: int = 7200  # close an open play this long after its last change anyway
     batch_retention_days: int = 30  # keep hash batches this long, for re-matching
     testing: bool = False
+    # Bearer token of /api/v1; unset: the API refuses every request. Secret: not in repr or logs.
+    api_token: str | None = dataclasses.field(default=None, repr=False)
 
     def redacted(self) -> dict[str, Any]:
-        """The settings with every password replaced by ***, safe to log."""
+        """The settings with every password and token replaced by ***, safe to log."""
         values = dataclasses.asdict(self)
-        return {k: redact_url(v) if k.endswith("_url") else v for k, v in values.items()}
+        values = {k: redact_url(v) if k.endswith("_url") else v for k, v in values.items()}
+        return {k: "***" if k in SECRETS and v is not None else v for k, v in values.items()}
 
 
 def load_settings(
@@ -75,6 +83,7 @@ def validate(settings: Settings) -> list[str]:
     problems = [_check_database_url(settings.database_url)]
     problems.append(_check_scheme("ZAMIO_REDIS_URL", settings.redis_url, REDIS_SCHEMES))
     problems.append(_check_scheme("ZAMIO_MQTT_URL", settings.mqtt_url, MQTT_SCHEMES))
+    problems.append(_check_api_token(settings.api_token))
     return [p for p in problems if p]
 
 
@@ -163,4 +172,16 @@ def _check_scheme(name: str, url: str, schemes: tuple[str, ...]) -> str:
         return f"{name}: scheme must be one of {', '.join(schemes)}: {redact_url(url)}"
     if parts.scheme != "unix" and not parts.hostname:
         return f"{name}: no host in {redact_url(url)}"
+    return ""
+
+
+def _check_api_token(token: str | None) -> str:
+    """Why `token` is no safe bearer token, or '' (never quotes the token)."""
+    if token is None:
+        return ""
+    if len(token) < API_TOKEN_CHARS_MIN or not API_TOKEN_CHARS.fullmatch(token):
+        return (
+            f"ZAMIO_API_TOKEN: use at least {API_TOKEN_CHARS_MIN} of A-Z a-z 0-9 . _ ~ + / -,"
+            ' e.g. from `python -c "import secrets; print(secrets.token_urlsafe(32))"`'
+        )
     return ""

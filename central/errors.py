@@ -23,3 +23,7 @@ class FingerprintVersionError(Exception):
 
 class StationError(Exception):
     """A station or device that cannot be added, found or changed as asked."""
+
+
+class QueryError(Exception):
+    """A read query asked for something it cannot have: a bad time, range, limit or cursor."""

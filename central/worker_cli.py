@@ -52,11 +52,11 @@ def scheduler_command() -> None:
 @click.command("purge")
 @with_appcontext
 def purge_command() -> None:
-    """Delete batches and refused payloads older than ZAMIO_BATCH_RETENTION_DAYS now."""
+    """Delete batches, refused payloads and device events older than the retention, now."""
     schema.require_current_for_command(db.engine)
     days = current_app.config["ZAMIO"].batch_retention_days
     purged = purge_expired(db.session, datetime.now(UTC), days)
     click.echo(
-        f"deleted {purged.batches} batches and {purged.quarantined} refused payloads "
-        f"older than {days} days"
+        f"deleted {purged.batches} batches, {purged.quarantined} refused payloads and "
+        f"{purged.events} device events older than {days} days"
     )

@@ -203,6 +203,7 @@ class Agent:
             "station_id": self.settings.station_id,
             "sent_ms": now,
             "started_ms": self._started_ms,
+            "heartbeat_s": self.settings.uplink.heartbeat_s,  # central: stale after 2.5 of these
             "agent_version": agent_version(),
             "fingerprint_version": FINGERPRINT_VERSION,
             "sources": {w.source.source_id: w.snapshot() for w in self.workers},

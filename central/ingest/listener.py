@@ -1,10 +1,13 @@
-"""The MQTT listener: a shared subscription to every device's batches; store, then acknowledge.
+"""The MQTT listener: a shared subscription to every device's batches, status and events; store,
+then acknowledge.
 
 Several `zamio ingest` processes may run: the broker hands each message of the shared
 subscription `$share/zamio-ingest/...` to one of them. A message is acknowledged (PUBACK, paho's
 manual_ack) only after its row is committed, so a listener that dies mid-message gets it again
 (from the broker) rather than losing it; storing is idempotent, so that is harmless. The callback
 stores and hands the new row's id to `on_stored` (which enqueues matching); nothing else.
+Status and events (central/monitoring/store.py) are stored and acknowledged the same way; a
+retained status the broker replays on subscribe is stored only if newer than the stored one.
 """
 
 from __future__ import annotations
@@ -23,12 +26,21 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from central.extensions import db
-from central.ingest.store import QUARANTINED, STORED, ingest_payload
+from central.ingest.store import QUARANTINED, STORED, Outcome, ingest_payload
+from central.monitoring.store import (
+    EVENT,
+    EVENT_DUPLICATE,
+    STATUS,
+    STATUS_IGNORED,
+    record_event,
+    record_status,
+)
 
 logger = logging.getLogger(__name__)
 
 SHARE_GROUP = "zamio-ingest"
 BATCH_TOPICS = "stations/+/devices/+/batches"
+HEALTH_TOPICS = ("stations/+/devices/+/status", "stations/+/devices/+/events")
 SESSION_EXPIRY_S = 3600  # the broker keeps our queue this long while we are away
 
 
@@ -37,8 +49,13 @@ def shared_topic(group: str = SHARE_GROUP) -> str:
     return f"$share/{group}/{BATCH_TOPICS}"
 
 
+def shared_topics(group: str = SHARE_GROUP) -> list[str]:
+    """Every shared subscription of `group`: batches, then the devices' status and events."""
+    return [shared_topic(group)] + [f"$share/{group}/{topic}" for topic in HEALTH_TOPICS]
+
+
 class IngestListener:
-    """Subscribes, stores every batch message, acknowledges it; runs until stop()."""
+    """Subscribes, stores every batch, status and event message, acknowledges it; until stop()."""
 
     def __init__(
         self,
@@ -54,6 +71,7 @@ class IngestListener:
         self.clock_ms = clock_ms
         self.client_id = client_id or f"zamio-ingest-{socket.gethostname()}-{os.getpid()}"
         self.counts = {"stored": 0, "duplicate": 0, "conflict": 0, "quarantined": 0, "failed": 0}
+        self.counts.update(dict.fromkeys((STATUS, STATUS_IGNORED, EVENT, EVENT_DUPLICATE), 0))
         self.subscribed = threading.Event()
         self._client = self._make_client()
 
@@ -96,12 +114,13 @@ class IngestListener:
         if reason_code.is_failure:
             logger.error("ingest: broker refused the connection: %s", reason_code)
             return
-        client.subscribe(shared_topic(), qos=1)
-        logger.info("ingest: subscribed to %s as %s", shared_topic(), self.client_id)
+        topics = shared_topics()
+        client.subscribe([(topic, 1) for topic in topics])  # one SUBACK: `subscribed` means all
+        logger.info("ingest: subscribed to %s as %s", ", ".join(topics), self.client_id)
 
     def _on_message(self, client, userdata, message) -> None:
         try:
-            outcome = self._store(message.topic, message.payload)
+            outcome = self._store(message)
         except Exception:  # the database failed: no ack, the broker will deliver it again
             self.counts["failed"] += 1
             logger.exception("ingest: %s: not stored, will come again", message.topic)
@@ -113,13 +132,23 @@ class IngestListener:
         if outcome.kind == STORED:
             self.on_stored(outcome.batch_pk)
 
-    def _store(self, topic: str, payload: bytes):
-        """One transaction: the batch (or its quarantine) is committed before the ack."""
+    def _store(self, message: mqtt.MQTTMessage) -> Outcome:
+        """One transaction: the message's row (or its quarantine) is committed before the ack."""
         with self.app.app_context():
             try:
-                outcome = ingest_payload(db.session, topic, payload, self.clock_ms())
+                outcome = self._record(message)
                 db.session.commit()
             except Exception:
                 db.session.rollback()
                 raise
         return outcome
+
+    def _record(self, message: mqtt.MQTTMessage) -> Outcome:
+        """Store by the topic's last level: status, events, else a batch (ingest checks it)."""
+        topic, payload, now_ms = message.topic, message.payload, self.clock_ms()
+        kind = topic.rsplit("/", 1)[-1]
+        if kind == "status":
+            return record_status(db.session, topic, payload, now_ms, retained=message.retain)
+        if kind == "events":
+            return record_event(db.session, topic, payload, now_ms)
+        return ingest_payload(db.session, topic, payload, now_ms)

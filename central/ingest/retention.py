@@ -1,4 +1,5 @@
-"""Retention: stored hash batches (and refused payloads) older than the retention are deleted.
+"""Retention: stored hash batches, refused payloads and device events older than the retention
+are deleted.
 
 Batches are kept ZAMIO_BATCH_RETENTION_DAYS (default 30) so that tracks registered later can be
 found in past broadcasts (central/matching/rematch.py). A batch's detections go with it (ON
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from central.extensions import db
 from central.ingest.models import BatchConflict, IngestedBatch, QuarantinedPayload
+from central.monitoring.models import DeviceEvent
 from central.worker import worker_app
 
 logger = logging.getLogger(__name__)
@@ -30,18 +32,20 @@ class Purged:
 
     batches: int
     quarantined: int
+    events: int
 
 
 def purge_expired(session: Session, now: datetime, retention_days: int) -> Purged:
-    """Delete batches whose window started, and quarantined payloads received, before the
-    retention; commits after every chunk."""
+    """Delete batches whose window started, and quarantined payloads and device events received,
+    before the retention; commits after every chunk."""
     cutoff = now - timedelta(days=retention_days)
     cutoff_ms = int(cutoff.timestamp() * 1000)
     batches = _purge(
         session, IngestedBatch, IngestedBatch.window_start_ms < cutoff_ms, _drop_conflicts
     )
     quarantined = _purge(session, QuarantinedPayload, QuarantinedPayload.received_at < cutoff)
-    return Purged(batches, quarantined)
+    events = _purge(session, DeviceEvent, DeviceEvent.received_at < cutoff)
+    return Purged(batches, quarantined, events)
 
 
 def _purge(session: Session, model, expired, before_delete=None) -> int:
@@ -68,5 +72,7 @@ def purge_expired_batches() -> Purged:
     with app.app_context():
         days = app.config["ZAMIO"].batch_retention_days
         purged = purge_expired(db.session, datetime.now(UTC), days)
-    logger.info("retention: %d batches, %d quarantined payloads deleted", *vars(purged).values())
+    logger.info(
+        "retention: deleted %d batches, %d refused payloads, %d events", *vars(purged).values()
+    )
     return purged

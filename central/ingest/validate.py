@@ -2,7 +2,7 @@
 
 Every refusal has a short stable reason (the quarantine's `reason` column) and a detail:
 
-    bad_topic          not stations/{station}/devices/{device}/batches
+    bad_topic          not stations/{station}/devices/{device}/batches (or /events, /status)
     <decode reason>    bad_magic, truncated, oversized, checksum_mismatch, ... (edge_agent.errors)
     unknown_device     the topic's device is not registered
     revoked_device     the device was revoked
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from edge_agent.batch import PAYLOAD_BYTES_MAX, HashBatch, decode_batch
 from edge_agent.errors import BatchDecodeError
 
-TOPIC = re.compile(r"stations/([^/+#]+)/devices/([^/+#]+)/batches")
+TOPIC = re.compile(r"stations/([^/+#]+)/devices/([^/+#]+)/(batches|events|status)")
 FUTURE_MS_MAX = 5 * 60 * 1000  # a device clock this far ahead is wrong, not early
 
 
@@ -54,13 +54,8 @@ def check_batch(
     payload_bytes_max: int = PAYLOAD_BYTES_MAX,
 ) -> tuple[HashBatch, DeviceInfo]:
     """The decoded batch and its device, or Rejected saying why not."""
-    match = TOPIC.fullmatch(topic)
-    if match is None:
-        raise Rejected(
-            "bad_topic", f"{topic!r} is not stations/{{station}}/devices/{{device}}/batches"
-        )
-    station_code, device_code = match.groups()
-    device = _device(lookup, device_code, station_code)
+    station_code, device_code = parse_topic(topic, "batches")
+    device = check_device(lookup, device_code, station_code)
     try:
         batch = decode_batch(payload, payload_bytes_max)
     except BatchDecodeError as error:
@@ -78,8 +73,18 @@ def check_batch(
     return batch, device
 
 
-def _device(lookup: Callable[[str], DeviceInfo | None], code: str, station: str) -> DeviceInfo:
-    """The topic's device, known, active and of the topic's station."""
+def parse_topic(topic: str, kind: str) -> tuple[str, str]:
+    """The (station code, device code) of a device topic of this kind, or Rejected bad_topic."""
+    match = TOPIC.fullmatch(topic)
+    if match is None or match.group(3) != kind:
+        raise Rejected(
+            "bad_topic", f"{topic!r} is not stations/{{station}}/devices/{{device}}/{kind}"
+        )
+    return match.group(1), match.group(2)
+
+
+def check_device(lookup: Callable[[str], DeviceInfo | None], code: str, station: str) -> DeviceInfo:
+    """The topic's device, known, active and of the topic's station, or Rejected saying why."""
     device = lookup(code)
     if device is None:
         raise Rejected("unknown_device", f"no device {code}")

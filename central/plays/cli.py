@@ -1,4 +1,4 @@
-"""`zamio playlog RECORDING`: the plays in a recording, one per line or as JSON."""
+"""`zamio playlog RECORDING`: the plays in a recording; `zamio plays`: a station's play log."""
 
 from __future__ import annotations
 
@@ -9,10 +9,13 @@ import click
 from flask.cli import with_appcontext
 
 from central import schema
-from central.errors import FingerprintVersionError, SchemaError
-from central.extensions import db
+from central.errors import FingerprintVersionError, QueryError, SchemaError
+from central.extensions import db, utc_now
 from central.matching.loader import load_index
+from central.plays import queries
 from central.plays.playlog import play_record, playlog
+from central.stations import store as stations
+from central.times import iso_utc
 from edge_agent.errors import DecodeError
 
 
@@ -47,3 +50,47 @@ def _clock(seconds: float) -> str:
     minutes, secs = divmod(int(round(seconds)), 60)
     hours, minutes = divmod(minutes, 60)
     return f"{hours}:{minutes:02d}:{secs:02d}"
+
+
+PLAYS_SPAN_MS_DEFAULT = 86_400_000  # `zamio plays` shows the last 24 h unless told otherwise
+
+
+@click.command("plays")
+@click.option("--station", "station_code", required=True, help="The station's code.")
+@click.option(
+    "--since", help="From (ISO-8601 UTC, epoch ms, or an age: 7d). Default: 24 h before --until."
+)
+@click.option("--until", help="Until, excluded (same forms). Default: now.")
+@click.option("--track", help="Only the plays of this track (its external id).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of plays.")
+@with_appcontext
+def plays_command(
+    station_code: str, since: str | None, until: str | None, track: str | None, as_json: bool
+) -> None:
+    """The play log of a station: its plays that start in [--since, --until), oldest first."""
+    schema.require_current_for_command(db.engine)
+    now_ms = int(utc_now().timestamp() * 1000)
+    try:
+        span = queries.parse_time_range(since, until, now_ms, PLAYS_SPAN_MS_DEFAULT)
+        which = queries.play_filter(track_external_id=track)
+    except QueryError as error:
+        raise click.BadParameter(str(error)) from None
+    station = stations.find_station(db.session, station_code)
+    if station is None:
+        raise click.ClickException(f"no station {station_code} (see `zamio station list`)")
+    records = list(queries.all_station_plays(db.session, station.id, span, which))
+    if as_json:
+        click.echo(json.dumps(records, indent=1))
+        return
+    for r in records:
+        click.echo(
+            f"{r['start'][:19]}Z  {r['end'][:19]}Z  {_clock(r['duration_ms'] / 1000):>8}  "
+            f"{r['track']['external_id']}  {r['track']['title']}  {r['track']['artist'] or '-'}  "
+            f"{r['confidence']:.2f}  {r['status']}"
+        )
+    click.echo(f"{len(records)} plays at {station.code} from {span_text(span)}", err=True)
+
+
+def span_text(span: queries.TimeRange) -> str:
+    """'<since> until <until>' in ISO-8601 UTC."""
+    return f"{iso_utc(span.since_ms)} until {iso_utc(span.until_ms)}"

@@ -69,6 +69,16 @@ def add_device(session: Session, code: str, station_code: str) -> NewDevice:
     return NewDevice(device, password)
 
 
+def reset_device_password(session: Session, code: str) -> NewDevice:
+    """A fresh password for a device; the broker takes it once its files are rewritten."""
+    device = find_device(session, code)
+    if device is None:
+        raise StationError(f"no device {code}")
+    password = credentials.new_password()
+    device.password_hash = credentials.mosquitto_hash(password)
+    return NewDevice(device, password)
+
+
 def revoke_device(session: Session, code: str) -> Device:
     """Mark a device inactive: its batches are refused from now on."""
     device = find_device(session, code)

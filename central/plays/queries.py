@@ -1,0 +1,309 @@
+"""Read queries over a station's plays and detections, as JSON-ready dicts (UTC ISO-8601 and ms).
+
+A play belongs to the range [since, until) when it *starts* in it, so consecutive ranges never
+share a play. Pages are ordered by (start_ms, id) and continue after an opaque cursor. Open plays
+may still move when later batches arrive; closed plays are final, so a log read page by page is
+exact for closed plays only.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, or_, select
+from sqlalchemy.orm import Session
+
+from central.catalog.models import EXTERNAL_ID_CHARS_MAX, Track
+from central.errors import QueryError
+from central.matching.models import Detection
+from central.plays.models import Play
+from central.stations.models import Station
+from central.times import iso_utc, parse_instant_ms
+
+DAY_MS = 86_400_000
+RANGE_MS_MAX = 31 * DAY_MS  # widest [since, until) one query may ask for
+INSTANT_MS_MAX = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant ISO-8601 shows
+ROW_ID_MAX = 2**31 - 1  # integer primary keys; larger ids exist nowhere
+PLAYS_LIMIT_DEFAULT = 100
+PLAYS_LIMIT_MAX = 1000
+DETECTIONS_LIMIT_DEFAULT = 100
+DETECTIONS_LIMIT_MAX = 1000
+STATUSES = ("open", "closed")
+ORDERS = ("asc", "desc")
+CURSOR_CHARS_MAX = 64
+INSTANT_CHARS_MAX = 64  # longer text is no time; refused before parsing
+_CURSOR = re.compile(r"([0-9]{1,15}):([0-9]{1,10})")
+
+
+@dataclass(frozen=True)
+class TimeRange:
+    """[since_ms, until_ms) in UTC ms."""
+
+    since_ms: int
+    until_ms: int
+
+
+@dataclass(frozen=True)
+class PlayFilter:
+    """Which plays of a station, in which order: by track external id, open or closed."""
+
+    track_external_id: str | None = None
+    status: str | None = None  # "open", "closed", or None for both
+    order: str = "asc"  # by (start_ms, id)
+
+
+@dataclass(frozen=True)
+class PlayPage:
+    """Up to `limit` plays, and the cursor of the next page (None on the last one)."""
+
+    plays: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+def time_range(since_ms: int, until_ms: int, span_ms_max: int = RANGE_MS_MAX) -> TimeRange:
+    """[since_ms, until_ms), or QueryError when out of 1970..9999, reversed or too wide."""
+    for name, ms in (("since", since_ms), ("until", until_ms)):
+        if not 0 <= ms <= INSTANT_MS_MAX:
+            raise QueryError(f"{name}: {ms} ms is outside 1970-01-01..9999-12-31 UTC")
+    if since_ms > until_ms:
+        raise QueryError(f"since ({iso_utc(since_ms)}) is after until ({iso_utc(until_ms)})")
+    if until_ms - since_ms > span_ms_max:
+        raise QueryError(
+            f"range of {(until_ms - since_ms) / DAY_MS:.1f} days:"
+            f" at most {span_ms_max / DAY_MS:g} days per query"
+        )
+    return TimeRange(since_ms, until_ms)
+
+
+def parse_time_range(
+    since: str | None, until: str | None, now_ms: int, default_span_ms: int
+) -> TimeRange:
+    """[since, until) from text (ISO-8601, no offset meaning UTC; epoch ms; or an age like 24h);
+    until defaults to now, since to until - default_span_ms."""
+    until_ms = now_ms if until is None else _instant_ms("until", until, now_ms)
+    since_ms = until_ms - default_span_ms if since is None else _instant_ms("since", since, now_ms)
+    return time_range(since_ms, until_ms)
+
+
+def check_limit(limit: int, limit_max: int) -> int:
+    """`limit` when within 1..limit_max, else QueryError."""
+    if not 1 <= limit <= limit_max:
+        raise QueryError(f"limit: must be 1-{limit_max}, got {limit}")
+    return limit
+
+
+def play_filter(
+    track_external_id: str | None = None, status: str | None = None, order: str = "asc"
+) -> PlayFilter:
+    """A PlayFilter, or QueryError naming the bad value."""
+    if track_external_id is not None and (
+        not 1 <= len(track_external_id) <= EXTERNAL_ID_CHARS_MAX
+        or not track_external_id.isprintable()
+    ):
+        raise QueryError(f"track: an external id of 1-{EXTERNAL_ID_CHARS_MAX} printable characters")
+    if status is not None and status not in STATUSES:
+        raise QueryError(f"status: one of {', '.join(STATUSES)}")
+    if order not in ORDERS:
+        raise QueryError(f"order: one of {', '.join(ORDERS)}")
+    return PlayFilter(track_external_id, status, order)
+
+
+def encode_cursor(start_ms: int, play_id: int) -> str:
+    """The opaque cursor of the page after the play (start_ms, play_id)."""
+    return base64.urlsafe_b64encode(f"{start_ms}:{play_id}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    """(start_ms, play_id) of a cursor made by encode_cursor, or QueryError."""
+    refused = QueryError("cursor: not a cursor this API gave out (pass next_cursor unchanged)")
+    if not 1 <= len(cursor) <= CURSOR_CHARS_MAX or not cursor.isascii():
+        raise refused
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        text = base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
+    except (binascii.Error, ValueError):
+        raise refused from None
+    parts = _CURSOR.fullmatch(text)
+    if parts is None:
+        raise refused
+    start_ms, play_id = int(parts.group(1)), int(parts.group(2))
+    if start_ms > INSTANT_MS_MAX or not 1 <= play_id <= ROW_ID_MAX:
+        raise refused
+    return start_ms, play_id
+
+
+def station_plays(
+    session: Session,
+    station_id: int,
+    span: TimeRange,
+    which: PlayFilter | None = None,
+    limit: int = PLAYS_LIMIT_DEFAULT,
+    cursor: str | None = None,
+) -> PlayPage:
+    """The station's plays starting in `span`, filtered, one page of at most `limit`."""
+    check_limit(limit, PLAYS_LIMIT_MAX)
+    which = which or PlayFilter()
+    query = _plays_query().where(
+        Play.station_id == station_id,
+        Play.start_ms >= span.since_ms,
+        Play.start_ms < span.until_ms,
+    )
+    query = _filtered(query, which)
+    if cursor is not None:
+        query = query.where(_after(decode_cursor(cursor), which.order))
+    keys = (Play.start_ms, Play.id)
+    if which.order == "desc":
+        keys = (Play.start_ms.desc(), Play.id.desc())
+    rows = session.execute(query.order_by(*keys).limit(limit + 1)).all()
+    plays = [play_record(*row) for row in rows[:limit]]
+    if len(rows) <= limit:
+        return PlayPage(plays, None)
+    last = plays[-1]
+    return PlayPage(plays, encode_cursor(last["start_ms"], last["id"]))
+
+
+def all_station_plays(
+    session: Session, station_id: int, span: TimeRange, which: PlayFilter | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every play of station_plays, page after page."""
+    cursor = None
+    while True:
+        page = station_plays(session, station_id, span, which, PLAYS_LIMIT_MAX, cursor)
+        yield from page.plays
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
+def find_play(session: Session, play_id: int) -> dict[str, Any] | None:
+    """The play with this id, or None."""
+    if not 1 <= play_id <= ROW_ID_MAX:
+        return None
+    row = session.execute(_plays_query().where(Play.id == play_id)).first()
+    return None if row is None else play_record(*row)
+
+
+def recent_detections(
+    session: Session, station_id: int, span: TimeRange, limit: int = DETECTIONS_LIMIT_DEFAULT
+) -> list[dict[str, Any]]:
+    """The station's detections starting in `span`, newest first, at most `limit`."""
+    check_limit(limit, DETECTIONS_LIMIT_MAX)
+    query = (
+        select(Detection, Track, Station.code)
+        .join(Track, Track.id == Detection.track_id)
+        .join(Station, Station.id == Detection.station_id)
+        .where(
+            Detection.station_id == station_id,
+            Detection.start_ms >= span.since_ms,
+            Detection.start_ms < span.until_ms,
+        )
+        .order_by(Detection.start_ms.desc(), Detection.id.desc())
+        .limit(limit)
+    )
+    return [detection_record(*row) for row in session.execute(query)]
+
+
+def play_record(play: Play, track: Track, station_code: str) -> dict[str, Any]:
+    """A play as JSON: times in ISO-8601 UTC and ms, its track, open or closed."""
+    return {
+        "id": play.id,
+        "station": station_code,
+        "track": track_record(track),
+        **_interval(play.start_ms, play.end_ms),
+        "confidence": play.confidence,
+        "speed_ratio": play.speed_ratio,
+        "inliers": play.inliers,
+        "detections": play.detections,
+        "status": "open" if play.closed_at is None else "closed",
+        "closed_at": iso_datetime(play.closed_at),
+        "updated_at": iso_datetime(play.updated_at),
+    }
+
+
+def detection_record(detection: Detection, track: Track, station_code: str) -> dict[str, Any]:
+    """A detection as JSON: times in ISO-8601 UTC and ms, its track, its evidence."""
+    return {
+        "id": detection.id,
+        "station": station_code,
+        "track": track_record(track),
+        **_interval(detection.start_ms, detection.end_ms),
+        "confidence": detection.confidence,
+        "inliers": detection.inliers,
+        "strong": detection.strong,
+        "speed_ratio": detection.speed_ratio,
+    }
+
+
+def track_record(track: Track) -> dict[str, Any]:
+    """The catalogue facts of a track that a play log shows."""
+    return {
+        "external_id": track.external_id,
+        "title": track.title,
+        "artist": track.artist,
+        "isrc": track.isrc,
+        "duration_ms": track.duration_ms,
+    }
+
+
+def iso_datetime(moment: datetime | None) -> str | None:
+    """ISO-8601 UTC with milliseconds and a Z; a naive value (SQLite) is taken as UTC."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def _instant_ms(name: str, text: str, now_ms: int) -> int:
+    """UTC ms of `text`, or QueryError naming the parameter."""
+    if len(text) > INSTANT_CHARS_MAX:
+        raise QueryError(f"{name}: longer than {INSTANT_CHARS_MAX} characters")
+    try:
+        return parse_instant_ms(text, now_ms)
+    except (ValueError, OverflowError) as error:
+        raise QueryError(f"{name}: {error}") from None
+
+
+def _interval(start_ms: int, end_ms: int) -> dict[str, Any]:
+    """start, end (ISO-8601 and ms) and duration_ms."""
+    return {
+        "start": iso_utc(start_ms),
+        "start_ms": start_ms,
+        "end": iso_utc(end_ms),
+        "end_ms": end_ms,
+        "duration_ms": end_ms - start_ms,
+    }
+
+
+def _plays_query() -> Select:
+    """Plays with their track and station code."""
+    return (
+        select(Play, Track, Station.code)
+        .join(Track, Track.id == Play.track_id)
+        .join(Station, Station.id == Play.station_id)
+    )
+
+
+def _filtered(query: Select, which: PlayFilter) -> Select:
+    """`query` narrowed to one track and to open or closed plays, as asked."""
+    if which.track_external_id is not None:
+        query = query.where(Track.external_id == which.track_external_id)
+    if which.status == "open":
+        query = query.where(Play.closed_at.is_(None))
+    elif which.status == "closed":
+        query = query.where(Play.closed_at.is_not(None))
+    return query
+
+
+def _after(position: tuple[int, int], order: str) -> Any:
+    """Plays past (start_ms, id) in `order`: the rows of the next page."""
+    start_ms, play_id = position
+    if order == "asc":
+        return or_(Play.start_ms > start_ms, and_(Play.start_ms == start_ms, Play.id > play_id))
+    return or_(Play.start_ms < start_ms, and_(Play.start_ms == start_ms, Play.id < play_id))
