@@ -288,8 +288,11 @@ class Spool:
             connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
             if is_new:
                 with self._transaction():
-                    for statement in _SCHEMA:
-                        connection.execute(statement)
+                    # Another process (an agent, a status reader) may have created the schema
+                    # since the check above; under the write lock, look again.
+                    if not connection.execute("SELECT 1 FROM sqlite_master").fetchone():
+                        for statement in _SCHEMA:
+                            connection.execute(statement)
             self._page_bytes = connection.execute("PRAGMA page_size").fetchone()[0]
 
     def _check_integrity(self) -> None:

@@ -329,3 +329,19 @@ def test_concurrent_puts_and_acks_lose_nothing(spool: Spool) -> None:
     assert sorted(acked) == sorted(put) and len(set(put)) == 600
     assert (spool.next_seq("fm1"), spool.next_seq("fm2")) == (300, 300)
     assert spool.stats().depth == 0 and spool.stats().payload_bytes == 0
+
+
+def test_two_openers_of_a_new_file_both_succeed(tmp_path: Path) -> None:
+    """The agent and a reader (`zamio-agent inspect`, a test) opening a new spool at the same
+    moment: one creates the schema, the other uses it, neither fails."""
+
+    def open_it(path: Path, barrier: threading.Barrier) -> int:
+        barrier.wait()
+        with Spool(path, bytes_max=10**9, age_ms_max=10**12) as opened:
+            return opened.stats().depth
+
+    for attempt in range(40):
+        path, barrier = tmp_path / f"race-{attempt}.db", threading.Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            futures = [pool.submit(open_it, path, barrier) for _ in range(2)]
+            assert [f.result() for f in futures] == [0, 0]
