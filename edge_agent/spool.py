@@ -24,6 +24,8 @@ from edge_agent.errors import SpoolError, SpoolFullError
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+WAL_SWITCH_TRIES_MAX = 100  # x WAL_SWITCH_WAIT_S: how long a busy new file may hold us up
+WAL_SWITCH_WAIT_S = 0.05
 BUSY_TIMEOUT_MS = 5_000
 FREE_BYTES_VACUUM_MIN = 1 << 20  # free pages past this are given back to the file system
 WAL_BYTES_MAX = 1 << 20  # journal_size_limit: the -wal file is cut back to this after a checkpoint
@@ -262,38 +264,50 @@ class Spool:
         )
 
     def _open(self) -> None:
-        """Check the file, set the durability pragmas, and create the schema on a new file."""
+        """Check the file, create the schema on a new file, and set the durability pragmas."""
         connection = self._connection
         with self._guarded("open"):
             # A new file only, and only before anything reads it: ~1.2 kB batches waste a third
             # of a 4 KiB page (two fit), while 16 KiB pages hold 13. No effect on an existing file.
             connection.execute(f"PRAGMA page_size = {PAGE_BYTES}")
+            # Likewise takes effect only before the first table exists, and not in a transaction.
+            connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
             self._check_integrity()
-            version = connection.execute("PRAGMA user_version").fetchone()[0]
-            is_new = (
-                version == 0 and not connection.execute("SELECT 1 FROM sqlite_master").fetchone()
-            )
-            if not is_new and version != SCHEMA_VERSION:
-                raise SpoolError(
-                    f"spool {self._path}: schema version {version}, this code reads "
-                    f"{SCHEMA_VERSION}; move the file aside to start an empty spool"
-                )
-            if is_new:  # auto_vacuum only takes effect when set before the first table exists
-                connection.execute("PRAGMA auto_vacuum = INCREMENTAL")
-            mode = connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-            if mode != "wal":
-                raise SpoolError(f"spool {self._path}: cannot use WAL (journal_mode is {mode})")
+            # Under the write lock, so that two processes opening a new file at once (the agent
+            # and a reader) see one consistent answer and only one creates the schema.
+            with self._transaction():
+                version = connection.execute("PRAGMA user_version").fetchone()[0]
+                if (
+                    version == 0
+                    and not connection.execute("SELECT 1 FROM sqlite_master").fetchone()
+                ):
+                    for statement in _SCHEMA:
+                        connection.execute(statement)
+                elif version != SCHEMA_VERSION:
+                    raise SpoolError(
+                        f"spool {self._path}: schema version {version}, this code reads "
+                        f"{SCHEMA_VERSION}; move the file aside to start an empty spool"
+                    )
+            self._use_wal()
             connection.execute("PRAGMA synchronous = FULL")
             connection.execute(f"PRAGMA journal_size_limit = {WAL_BYTES_MAX}")
             connection.execute(f"PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES}")
-            if is_new:
-                with self._transaction():
-                    # Another process (an agent, a status reader) may have created the schema
-                    # since the check above; under the write lock, look again.
-                    if not connection.execute("SELECT 1 FROM sqlite_master").fetchone():
-                        for statement in _SCHEMA:
-                            connection.execute(statement)
             self._page_bytes = connection.execute("PRAGMA page_size").fetchone()[0]
+
+    def _use_wal(self) -> None:
+        """Switch to WAL. SQLite does not wait on a busy file for this, so wait here."""
+        for _ in range(WAL_SWITCH_TRIES_MAX):
+            try:
+                mode = self._connection.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error):
+                    raise
+                time.sleep(WAL_SWITCH_WAIT_S)
+        else:
+            raise SpoolError(f"spool {self._path}: busy: could not switch it to WAL")
+        if mode != "wal":
+            raise SpoolError(f"spool {self._path}: cannot use WAL (journal_mode is {mode})")
 
     def _check_integrity(self) -> None:
         """Raise SpoolError naming the file when PRAGMA quick_check finds it is not sound."""
