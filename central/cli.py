@@ -11,6 +11,7 @@ from central import create_app
 from central.catalog.cli import catalog_cli
 from central.errors import ConfigError, SchemaError
 from central.ingest.cli import ingest_cli
+from central.ledger.cli import ledger_cli
 from central.matching.cli import rematch_command
 from central.monitoring.cli import status_command
 from central.plays.cli import playlog_command, plays_command
@@ -29,6 +30,7 @@ COMMANDS: list[click.Command] = [
     station_cli,  # zamio station add | list
     device_cli,  # zamio device add | list | revoke | broker-files
     ingest_cli,  # zamio ingest [quarantine]
+    ledger_cli,  # zamio ledger account add|list, balance, statement, verify, transfer, ...
     status_command,  # zamio status [--station CODE] [--json]
     worker_command,  # zamio worker [--burst]
     scheduler_command,  # zamio scheduler
