@@ -37,6 +37,8 @@ class Settings:
     database_auto_upgrade: bool = True  # migrate an SQLite database that is behind when opened
     plays_close_wait_s: int = 7200  # close an open play this long after its last change anyway
     batch_retention_days: int = 30  # keep hash batches this long, for re-matching
+    plays_build_interval_s: int = 15  # a station's plays are rebuilt at most this often (0: always)
+    royalty_tariff_code: str = "broadcast"  # the rate card plays are priced by (its versions)
     testing: bool = False
     # Bearer token of /api/v1; unset: the API refuses every request. Secret: not in repr or logs.
     api_token: str | None = dataclasses.field(default=None, repr=False)
@@ -84,6 +86,9 @@ def validate(settings: Settings) -> list[str]:
     problems.append(_check_scheme("ZAMIO_REDIS_URL", settings.redis_url, REDIS_SCHEMES))
     problems.append(_check_scheme("ZAMIO_MQTT_URL", settings.mqtt_url, MQTT_SCHEMES))
     problems.append(_check_api_token(settings.api_token))
+    for name in ("plays_close_wait_s", "batch_retention_days"):
+        if getattr(settings, name) < 1:
+            problems.append(f"ZAMIO_{name.upper()}: must be at least 1")
     return [p for p in problems if p]
 
 
@@ -132,13 +137,13 @@ def _parse_str(raw: str) -> str:
 
 
 def _parse_int(raw: str) -> int:
-    """A whole number of at least 1."""
+    """A whole number of at least 0 (validate() asks more of some settings)."""
     try:
         value = int(raw.strip())
     except ValueError:
         raise ValueError(f"expected a whole number, got {raw.strip()!r}") from None
-    if value < 1:
-        raise ValueError(f"must be at least 1, got {value}")
+    if value < 0:
+        raise ValueError(f"must be at least 0, got {value}")
     return value
 
 

@@ -7,7 +7,7 @@ from redis.client import Pipeline
 from rq import Queue
 
 QUEUE_NAME = "zamio"
-RESULT_TTL_S = 3600  # keep a finished job's result this long (for inspection)
+RESULT_TTL_S = 60  # nothing reads results; at 1,000 stations ~200 jobs/s of ~5 kB each
 FAILURE_TTL_S = 7 * 86400  # keep a failed job a week, for `rq requeue` after a fix
 PENDING_TTL_S = 3600  # a coalescing mark outlives no lost job by more than this
 _PENDING_KEY = "zamio:update_plays:pending:{station_id}"
@@ -66,6 +66,12 @@ def enqueue_update_plays(queue: Queue, station_id: int) -> bool:
     return True
 
 
-def release_update_plays(connection: Redis, station_id: int) -> None:
-    """Called as update_plays starts: batches matched from now on need another run."""
-    connection.delete(_PENDING_KEY.format(station_id=station_id))
+def release_update_plays(connection: Redis, station_id: int, interval_s: int = 0) -> None:
+    """Called as update_plays starts: batches matched from now on need another run, enqueued by
+    the first of them after `interval_s` (at real time a station sends a batch every 10 s, so
+    a run per batch would be wasted; the scheduler's sweep catches a station that went quiet)."""
+    key = _PENDING_KEY.format(station_id=station_id)
+    if interval_s > 0:
+        connection.set(key, 1, ex=interval_s)
+    else:
+        connection.delete(key)

@@ -17,11 +17,17 @@ from central.ingest.listener import IngestListener
 
 
 @click.group("ingest", cls=AppGroup, invoke_without_command=True)
+@click.option(
+    "--client-id",
+    default=None,
+    help="MQTT client id, stable across restarts and unique per listener "
+    "(default zamio-ingest-<host>; give each listener on one host its own).",
+)
 @with_appcontext
 @click.pass_context
-def ingest_cli(ctx: click.Context) -> None:
-    """Listen for batches on the broker's shared subscription, store them and enqueue their
-    matching, until SIGTERM."""
+def ingest_cli(ctx: click.Context, client_id: str | None) -> None:
+    """Listen for batches, statuses and events on the broker's shared subscription, store them
+    and enqueue matching, until SIGTERM."""
     if ctx.invoked_subcommand is not None:
         return
     schema.require_current_for_command(db.engine)
@@ -31,7 +37,9 @@ def ingest_cli(ctx: click.Context) -> None:
     app = current_app._get_current_object()
     settings = app.config["ZAMIO"]
     queue = queues.pipeline_queue(queues.redis_connection(settings.redis_url))
-    listener = IngestListener(app, settings.mqtt_url, lambda pk: queues.enqueue_match(queue, pk))
+    listener = IngestListener(
+        app, settings.mqtt_url, lambda pk: queues.enqueue_match(queue, pk), client_id
+    )
     signal.signal(signal.SIGTERM, lambda *_: listener.stop())
     signal.signal(signal.SIGINT, lambda *_: listener.stop())
     listener.run()

@@ -13,7 +13,6 @@ retained status the broker replays on subscribe is stored only if newer than the
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
@@ -54,6 +53,13 @@ def shared_topics(group: str = SHARE_GROUP) -> list[str]:
     return [shared_topic(group)] + [f"$share/{group}/{topic}" for topic in HEALTH_TOPICS]
 
 
+def default_client_id() -> str:
+    """`zamio-ingest-<host>`: stable across restarts, so a restarted listener takes back its
+    session and the messages the broker queued for it. A process id in it would leave the old
+    session in the share group, taking its share of new messages that nobody reads."""
+    return f"zamio-ingest-{socket.gethostname()}"
+
+
 class IngestListener:
     """Subscribes, stores every batch, status and event message, acknowledges it; until stop()."""
 
@@ -69,7 +75,7 @@ class IngestListener:
         self.url = urlsplit(mqtt_url)
         self.on_stored = on_stored
         self.clock_ms = clock_ms
-        self.client_id = client_id or f"zamio-ingest-{socket.gethostname()}-{os.getpid()}"
+        self.client_id = client_id or default_client_id()
         self.counts = {"stored": 0, "duplicate": 0, "conflict": 0, "quarantined": 0, "failed": 0}
         self.counts.update(dict.fromkeys((STATUS, STATUS_IGNORED, EVENT, EVENT_DUPLICATE), 0))
         self.subscribed = threading.Event()

@@ -37,10 +37,11 @@ IDS_PER_STATEMENT_MAX = 1000
 def update_plays(station_id: int) -> list[int]:
     """Build and close the station's plays; return the ids of plays closed by this run."""
     app = worker_app()
+    settings = app.config["ZAMIO"]
     queue = worker_queue()
-    queues.release_update_plays(queue.connection, station_id)
+    queues.release_update_plays(queue.connection, station_id, settings.plays_build_interval_s)
     with app.app_context():
-        wait_s = app.config["ZAMIO"].plays_close_wait_s
+        wait_s = settings.plays_close_wait_s
         closed = update_station_plays(db.session, station_id, datetime.now(UTC), wait_s)
         db.session.commit()
     return closed

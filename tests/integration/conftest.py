@@ -78,7 +78,10 @@ def pg_database_url() -> Iterator[str]:
 @pytest.fixture
 def pg_app(pg_database_url: str) -> Iterator[Flask]:
     """An app on the session's PostgreSQL database; every table is emptied after the test."""
-    app = create_app({"DATABASE_URL": pg_database_url, "TESTING": True})
+    # Plays rebuilt after every match: tests work the queue in bursts and look at once.
+    app = create_app(
+        {"DATABASE_URL": pg_database_url, "TESTING": True, "PLAYS_BUILD_INTERVAL_S": 0}
+    )
     yield app
     with app.app_context():
         db.session.remove()

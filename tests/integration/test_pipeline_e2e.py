@@ -65,6 +65,7 @@ def central(
             "ZAMIO_DATABASE_URL": pg_database_url,
             "ZAMIO_REDIS_URL": redis_url,
             "ZAMIO_MQTT_URL": f"mqtt://{HOST}:{broker_port}",
+            "ZAMIO_PLAYS_BUILD_INTERVAL_S": "0",  # no scheduler here to sweep the last batches
         }
         log = (tmp_path / f"{command}.log").open("ab")
         process = subprocess.Popen(

@@ -91,3 +91,41 @@ def test_listeners_store_each_batch_once_and_quarantine_the_rest(
         for listener in listeners:
             listener.stop()
         broker.stop()
+
+
+def test_a_restarted_listener_gets_what_was_published_while_it_was_down(
+    pg_app: Flask, tmp_path: Path
+) -> None:
+    """Stopped, then started again under its stable client id: the broker hands it the
+    batches it queued meanwhile; none is left in an orphaned session of the share group."""
+    with pg_app.app_context():
+        stations.add_station(db.session, "joy-fm", "Joy FM")
+        stations.add_device(db.session, "pi-01", "joy-fm")
+        db.session.commit()
+    (tmp_path / "broker").mkdir()
+    broker = Broker(tmp_path / "broker")
+    broker.start()
+    stored: list[int] = []
+    client = publisher(broker.port)
+    start = now_ms() - 3_600_000
+    payloads = [batch_bytes(seq, start_ms=start + seq * 10_240) for seq in range(30)]
+    try:
+        listener = start_listener(pg_app, broker.port, "ingest-a", stored)
+        for payload in payloads[:10]:
+            client.publish(TOPIC, payload, qos=1)
+        wait_until(lambda: len(stored) == 10, 15, "the first ten batches")
+        listener.stop()
+        time.sleep(0.5)
+        for payload in payloads[10:20]:
+            client.publish(TOPIC, payload, qos=1).wait_for_publish(5)
+        listener = start_listener(pg_app, broker.port, "ingest-a", stored)
+        for payload in payloads[20:]:
+            client.publish(TOPIC, payload, qos=1)
+        wait_until(lambda: len(stored) == 30, 15, "all thirty batches")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        listener.stop()
+        broker.stop()
+    with pg_app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(IngestedBatch)) == 30

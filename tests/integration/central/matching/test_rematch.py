@@ -49,6 +49,7 @@ def app(pg_app: Flask, pg_database_url: str, redis_url: str, redis_connection) -
         "DATABASE_URL": pg_database_url,
         "REDIS_URL": redis_url,
         "BATCH_RETENTION_DAYS": 3650,
+        "PLAYS_BUILD_INTERVAL_S": 0,
         "TESTING": True,
     }
     app = create_app(overrides)
