@@ -15,6 +15,7 @@ from central.ledger.cli import ledger_cli
 from central.matching.cli import rematch_command
 from central.monitoring.cli import status_command
 from central.plays.cli import playlog_command, plays_command
+from central.royalties.cli import royalty_cli
 from central.scan.cli import scan_cli
 from central.serve_cli import serve_command
 from central.stations.cli import device_cli, station_cli
@@ -31,6 +32,7 @@ COMMANDS: list[click.Command] = [
     device_cli,  # zamio device add | list | revoke | broker-files
     ingest_cli,  # zamio ingest [quarantine]
     ledger_cli,  # zamio ledger account add|list, balance, statement, verify, transfer, ...
+    royalty_cli,  # zamio royalty ratecard|shares|station|accrue|explain|hold|claim|blanket ...
     status_command,  # zamio status [--station CODE] [--json]
     worker_command,  # zamio worker [--burst]
     scheduler_command,  # zamio scheduler

@@ -66,6 +66,18 @@ def enqueue_update_plays(queue: Queue, station_id: int) -> bool:
     return True
 
 
+def enqueue_accrue_royalty(queue: Queue, play_id: int) -> None:
+    """Enqueue the royalty accrual of a closed play; its job id is derived from the play, so a
+    repeat replaces rather than piles up (and the job itself is idempotent on the play)."""
+    queue.enqueue(
+        "central.royalties.jobs.accrue_royalty",
+        play_id,
+        job_id=f"accrue_royalty-{play_id}",
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+    )
+
+
 def release_update_plays(connection: Redis, station_id: int, interval_s: int = 0) -> None:
     """Called as update_plays starts: batches matched from now on need another run, enqueued by
     the first of them after `interval_s` (at real time a station sends a batch every 10 s, so

@@ -1,4 +1,5 @@
-"""RQ job update_plays(station_id): the station's newly matched batches become plays.
+"""RQ job update_plays(station_id): the station's newly matched batches become plays, and each
+play it closes is chained to accrue_royalty(play_id).
 
 Under a lock on the station row (two workers never rebuild one station's plays at once), the
 job takes the batches matched since its last run, recomputes every component (timeline.py) of
@@ -44,6 +45,8 @@ def update_plays(station_id: int) -> list[int]:
         wait_s = settings.plays_close_wait_s
         closed = update_station_plays(db.session, station_id, datetime.now(UTC), wait_s)
         db.session.commit()
+    for play_id in closed:  # after the commit: the next job must see the closed play
+        queues.enqueue_accrue_royalty(queue, play_id)
     return closed
 
 

@@ -23,6 +23,11 @@ class Station(db.Model):
     code: Mapped[str] = mapped_column(String(CODE_CHARS_MAX), unique=True)
     name: Mapped[str] = mapped_column(String(NAME_CHARS_MAX))
     stream_url: Mapped[str | None] = mapped_column(String(URL_CHARS_MAX))
+    # Tariff: the class its rate card lines name, and the zone its time bands are local to.
+    station_class: Mapped[str] = mapped_column(String(32), default="A", server_default="A")
+    timezone: Mapped[str] = mapped_column(
+        String(64), default="Africa/Accra", server_default="Africa/Accra"
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
 
     devices: Mapped[list[Device]] = relationship(back_populates="station")

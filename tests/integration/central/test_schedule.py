@@ -15,8 +15,8 @@ pytestmark = pytest.mark.integration
 def test_scheduler_enqueues_every_periodic_job_on_the_pipeline_queue(
     redis_connection: redis.Redis,
 ) -> None:
-    """Sweep, rematch of new tracks and purge are all due at start, on the workers' queue, and
-    importable by name (a worker must find them)."""
+    """Sweep, rematch of new tracks, purge and the royalty sweep are all due at start, on the
+    workers' queue, and importable by name (a worker must find them)."""
     scheduler = CronScheduler(connection=redis_connection)
     register_jobs(scheduler)
     scheduler.enqueue_jobs()
@@ -26,6 +26,7 @@ def test_scheduler_enqueues_every_periodic_job_on_the_pipeline_queue(
         "central.ingest.retention.purge_expired_batches",
         "central.matching.rematch.rematch_new_tracks",
         "central.plays.jobs.sweep_plays",
+        "central.royalties.jobs.accrue_pending",
     ]
     assert all(callable(job.func) for job in queue.get_jobs())
     assert scheduler.enqueue_jobs() == []  # not due again until its interval has passed
