@@ -109,7 +109,7 @@ def drop_database(url: str) -> None:
 def empty_ledger(session: Session) -> None:
     """Truncate the ledger tables (TRUNCATE is not refused: see migration 0008)."""
     session.execute(text("TRUNCATE ledger_entry, ledger_transfer, ledger_account,"
-                         " ledger_chain_head RESTART IDENTITY"))  # fmt: skip
+                         " ledger_chain_head RESTART IDENTITY CASCADE"))  # fmt: skip
     session.commit()
 
 
@@ -280,7 +280,9 @@ def _copy(url: str, states: dict, kinds: dict, transfers: io.StringIO, lines: io
             T0.isoformat()]) ) + "\n")  # fmt: skip
     connection = psycopg2.connect(url.replace("postgresql+psycopg2", "postgresql"))
     with connection, connection.cursor() as cursor:
-        cursor.execute("TRUNCATE ledger_entry, ledger_transfer, ledger_account, ledger_chain_head")
+        cursor.execute(
+            "TRUNCATE ledger_entry, ledger_transfer, ledger_account, ledger_chain_head CASCADE"
+        )
         for table, buffer in (("ledger_account", accounts), ("ledger_transfer", transfers),
                               ("ledger_entry", lines)):  # fmt: skip
             buffer.seek(0)

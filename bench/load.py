@@ -18,7 +18,8 @@ Each station count, from scratch: a private Mosquitto with default limits on a f
 shared one on 1883, and a fresh one per count: a stopped listener's persistent session stays in
 the `zamio-ingest` share group and takes its share of the messages), pipeline tables emptied,
 stations and devices registered (stations.store.add_station, add_device), --listeners `zamio
-ingest` and --workers `zamio worker` started, warmed up with a few batches of another station.
+ingest`, --workers `zamio worker` and one `zamio scheduler` started, warmed up with a few
+batches of another station.
 Then --publishers processes publish every station's batches, QoS 1, at real time x --speed for
 --duration-s, phases spread over the 10.24 s period; the pipeline drains until every batch has
 its plays built (or --drain-s-max) and is checked. Lag: ingested_batch.received_at / matched_at /
@@ -160,7 +161,9 @@ def start_pipeline(ctx: Context, args: argparse.Namespace, label: str) -> Pipeli
     broker_port = start_broker(ctx.procs, ctx.workdir)
     broker_pid = ctx.procs.started[-1].pid
     env = ctx.env(f"mqtt://{HOST}:{broker_port}")
-    children = {"ingest": args.listeners, "worker": args.workers}
+    # The scheduler as deployed: its sweep builds the plays of a station's last batches, which
+    # ZAMIO_PLAYS_BUILD_INTERVAL_S leaves to it.
+    children = {"ingest": args.listeners, "worker": args.workers, "scheduler": 1}
     started = {kind: [] for kind in children}
     for kind, count in children.items():
         for n in range(count):

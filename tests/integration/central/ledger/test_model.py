@@ -58,8 +58,9 @@ class LedgerMachine(RuleBasedStateMachine):
     def __init__(self, session: Session) -> None:
         super().__init__()
         self.session = session
+        session.rollback()  # a failed example must not leave the next one an aborted transaction
         session.execute(text("TRUNCATE ledger_entry, ledger_transfer, ledger_account,"
-                             " ledger_chain_head RESTART IDENTITY"))  # fmt: skip
+                             " ledger_chain_head RESTART IDENTITY CASCADE"))  # fmt: skip
         session.commit()
         open_chart(session, CHART)
         self.totals = {code: [0, 0, 0, 0] for code in CODES}
