@@ -1,4 +1,6 @@
-"""Instants as the CLI and API accept them: ISO-8601, epoch milliseconds, or an age ("7d")."""
+"""Instants: as the CLI and API accept them (ISO-8601, epoch milliseconds, or an age like "7d"),
+as they are shown (ISO-8601 UTC with a Z), and as stored (aware datetimes; SQLite hands back
+naive ones, which are UTC)."""
 
 from __future__ import annotations
 
@@ -20,16 +22,38 @@ def parse_instant_ms(text: str, now_ms: int) -> int:
     if raw.isdigit() and len(raw) >= EPOCH_MS_DIGITS_MIN:
         return int(raw)
     try:
-        moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        return parse_iso_ms(raw)
     except ValueError:
         raise ValueError(
             f"{raw!r} is no time: use ISO-8601 (2026-11-24T08:00Z), epoch ms, or an age (30d, 12h)"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+
+
+def parse_iso_ms(text: str) -> int:
+    """UTC ms from ISO-8601 ('Z' or an offset; none: UTC); ValueError if it is not."""
+    return ms_of(datetime.fromisoformat(text.strip().replace("Z", "+00:00")))
+
+
+def as_utc(moment: datetime) -> datetime:
+    """`moment` in UTC; a naive one (as SQLite returns them) is taken as UTC."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def ms_of(moment: datetime) -> int:
+    """UTC milliseconds since the epoch (a naive datetime is UTC)."""
+    return round(as_utc(moment).timestamp() * 1000)
+
+
+def at_ms(ms: int) -> datetime:
+    """UTC milliseconds as an aware datetime."""
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def iso_utc(ms: int) -> str:
     """ISO-8601 UTC with milliseconds and a Z."""
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    return at_ms(ms).isoformat(timespec="milliseconds")[:-6] + "Z"
+
+
+def iso_datetime(moment: datetime | None) -> str | None:
+    """A stored datetime as ISO-8601 UTC with milliseconds and a Z; None stays None."""
+    return None if moment is None else as_utc(moment).isoformat(timespec="milliseconds")[:-6] + "Z"

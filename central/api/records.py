@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from central.config import redact_url
-from central.plays.queries import iso_datetime
 from central.stations.models import Device, Station
+from central.times import iso_datetime
 
 
 def station_record(station: Station, health: dict[str, Any] | None) -> dict[str, Any]:

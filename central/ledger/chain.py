@@ -29,6 +29,8 @@ import json
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from central.times import as_utc
+
 GENESIS_HASH = "0" * 64
 HASH_CHARS = 64
 CONTENT_TAG = "zamio.ledger.transfer.v1"
@@ -76,9 +78,7 @@ def chain_hash(seq: int, prev_hash: str, content: str, created_at_us: int) -> st
 
 def instant_us(moment: datetime) -> int:
     """UTC microseconds since the epoch; a naive datetime (as SQLite returns them) is UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return (moment - _EPOCH) // _MICROSECOND
+    return (as_utc(moment) - _EPOCH) // _MICROSECOND
 
 
 def canonical_json(value: object) -> str:

@@ -21,7 +21,7 @@ from central.ledger.models import Transfer
 from central.ledger.money import DEFAULT_CURRENCY, format_minor
 from central.ledger.transfer import Leg, TransferRequest, credit, debit
 from central.ledger.verify import verify
-from central.times import iso_utc, parse_instant_ms
+from central.times import iso_datetime, parse_instant_ms
 
 ledger_cli = AppGroup("ledger", help="The ledger: accounts, balances, statements, verify.")
 account_cli = AppGroup("account", help="Open ledger accounts and list them.")
@@ -114,7 +114,7 @@ def statement_command(account: str, since: str | None, until: str | None, as_jso
             line.amount_minor if line.side == s.account.normal_side else -line.amount_minor
         )
         click.echo(
-            f"{line.seq:>8}  {_iso(line.created_at)}  {line.code:<10} {line.state:<19}"
+            f"{line.seq:>8}  {iso_datetime(line.created_at)}  {line.code:<10} {line.state:<19}"
             f" {format_minor(signed_minor, currency):>16}"
             f"  {format_minor(line.balance_minor, currency):>16}  {line.idempotency_key}"
         )
@@ -127,12 +127,14 @@ def statement_record(s: queries.Statement) -> dict[str, Any]:
     """A statement as a JSON-ready dict."""
     return {
         "account": s.account.as_dict(),
-        "since": _iso(s.since) if s.since else None,
-        "until": _iso(s.until) if s.until else None,
+        "since": iso_datetime(s.since) if s.since else None,
+        "until": iso_datetime(s.until) if s.until else None,
         "opening_minor": s.opening_minor,
         "closing_minor": s.closing_minor,
         "truncated": s.truncated,
-        "lines": [{**line.__dict__, "created_at": _iso(line.created_at)} for line in s.lines],
+        "lines": [
+            {**line.__dict__, "created_at": iso_datetime(line.created_at)} for line in s.lines
+        ],
     }
 
 
@@ -254,8 +256,3 @@ def _instant(text: str | None) -> datetime | None:
         return datetime.fromtimestamp(parse_instant_ms(text, now_ms) / 1000, UTC)
     except ValueError as error:
         raise click.BadParameter(str(error)) from None
-
-
-def _iso(moment: datetime) -> str:
-    """ISO-8601 UTC with milliseconds."""
-    return iso_utc(int(moment.timestamp() * 1000))

@@ -20,7 +20,7 @@ CURRENCY_EXPONENTS = {
     "XOF": 0,
 }
 AMOUNT_MINOR_MAX = 10**15  # one leg; 10 trillion GHS, far below BigInteger overflow when summed
-SPLIT_PARTS_MAX = 1024
+SPLIT_PARTS_MAX = 1_000_000  # a blanket month shares a pool over every play: ~15,000 a station
 _DECIMAL = re.compile(r"^(-?)(\d+)(?:\.(\d+))?$")
 
 

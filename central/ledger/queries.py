@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select
@@ -14,6 +14,7 @@ from central.ledger.balances import AccountState
 from central.ledger.errors import QueryRangeError
 from central.ledger.models import Account, Entry, Transfer
 from central.ledger.transfer import MONEY_STATES
+from central.times import as_utc
 
 STATEMENT_LINES_MAX = 10_000
 
@@ -93,7 +94,8 @@ def statement(
     lines_max: int = STATEMENT_LINES_MAX,
 ) -> Statement:
     """The account's statement over [since, until) (UTC; None: open-ended)."""
-    since, until = _utc(since), _utc(until)
+    since = None if since is None else as_utc(since)
+    until = None if until is None else as_utc(until)
     if since and until and since > until:
         raise QueryRangeError(f"since {since.isoformat()} is after until {until.isoformat()}")
     account = get_account(session, account_code)
@@ -115,7 +117,7 @@ def statement(
     for row in rows[:lines_max]:
         if row.state in MONEY_STATES:
             running += row.amount_minor if row.side == account.normal_side else -row.amount_minor
-        created_at = _utc(row.created_at) or row.created_at
+        created_at = as_utc(row.created_at)
         lines.append(StatementLine(
             row.seq, created_at, str(row.id), row.idempotency_key, row.code, row.state, row.side,
             row.amount_minor, running,
@@ -146,10 +148,3 @@ def _window(query: Any, since: datetime | None, until: datetime | None) -> Any:
     if until is not None:
         query = query.where(Transfer.created_at < until)
     return query
-
-
-def _utc(moment: datetime | None) -> datetime | None:
-    """`moment` in UTC (a naive one is taken as UTC)."""
-    if moment is None:
-        return None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

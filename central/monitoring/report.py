@@ -13,10 +13,10 @@ from sqlalchemy.orm import Session
 from central.errors import StationError
 from central.monitoring.models import DeviceEvent, DeviceStatus
 from central.monitoring.state import device_report
-from central.monitoring.store import ms, seen
+from central.monitoring.store import seen
 from central.stations.models import Device, Station
 from central.stations.store import find_station
-from central.times import iso_utc
+from central.times import iso_utc, ms_of
 
 EVENTS_MAX = 5  # the latest events shown with each device
 STATION_EVENTS_MAX = 1000
@@ -26,8 +26,7 @@ def device_health(
     session: Session, device: Device, now: datetime, events_max: int = EVENTS_MAX
 ) -> dict[str, Any]:
     """One device's state, last seen, sources, spool, clock and its latest events."""
-    now_ms = ms(now)
-    assert now_ms is not None
+    now_ms = ms_of(now)
     row = session.get(DeviceStatus, device.id)
     query = (
         select(DeviceEvent)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -23,6 +22,7 @@ from central.ingest.validate import Rejected
 from central.monitoring.health import OFFLINE, ONLINE, Status, check_event, check_status
 from central.monitoring.models import DeviceEvent, DeviceStatus
 from central.monitoring.state import Seen, seen_ms, supersedes
+from central.times import at_ms, ms_of
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def record_status(
 
 def _apply(row: DeviceStatus, status: Status, payload: bytes, now_ms: int, retained: bool) -> None:
     """Write a status that supersedes the stored one into the device's row."""
-    row.received_at = at(now_ms)
+    row.received_at = at_ms(now_ms)
     if status.state == OFFLINE:
         _offline(row, status, now_ms)
     else:
@@ -71,7 +71,7 @@ def _apply(row: DeviceStatus, status: Status, payload: bytes, now_ms: int, retai
 def _offline(row: DeviceStatus, status: Status, now_ms: int) -> None:
     """The device said goodbye (or the broker said it for it); keep its last heartbeat."""
     if row.state != OFFLINE:
-        row.offline_at = at(now_ms)
+        row.offline_at = at_ms(now_ms)
     row.state = OFFLINE
     row.offline_reason = status.reason
 
@@ -84,7 +84,7 @@ def _heartbeat(row: DeviceStatus, status: Status, payload: bytes, last_seen_ms: 
     row.heartbeat_s = status.heartbeat_s
     row.sent_ms = status.sent_ms
     row.started_ms = status.started_ms
-    row.last_seen_at = at(last_seen_ms)
+    row.last_seen_at = at_ms(last_seen_ms)
 
 
 def record_event(session: Session, topic: str, payload: bytes, now_ms: int) -> Outcome:
@@ -101,7 +101,7 @@ def record_event(session: Session, topic: str, payload: bytes, now_ms: int) -> O
         source_id=event.source_id,
         at_ms=event.at_ms,
         detail_json=json.dumps(event.detail, sort_keys=True),
-        received_at=at(now_ms),
+        received_at=at_ms(now_ms),
     )
     try:
         with session.begin_nested():
@@ -117,25 +117,11 @@ def seen(row: DeviceStatus | None) -> Seen | None:
         return None
     return Seen(
         state=row.state,
-        last_seen_ms=ms(row.last_seen_at),
+        last_seen_ms=None if row.last_seen_at is None else ms_of(row.last_seen_at),
         sent_ms=row.sent_ms,
         started_ms=row.started_ms,
         heartbeat_s=row.heartbeat_s,
         heartbeat=json.loads(row.heartbeat_json) if row.heartbeat_json else None,
         offline_reason=row.offline_reason,
-        offline_since_ms=ms(row.offline_at),
+        offline_since_ms=None if row.offline_at is None else ms_of(row.offline_at),
     )
-
-
-def at(at_ms: int) -> datetime:
-    """UTC milliseconds as an aware datetime."""
-    return datetime.fromtimestamp(at_ms / 1000.0, UTC)
-
-
-def ms(when: datetime | None) -> int | None:
-    """An aware (or, from SQLite, naive UTC) datetime as UTC milliseconds."""
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return round(when.timestamp() * 1000)

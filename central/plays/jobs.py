@@ -25,6 +25,7 @@ from central.matching.models import Detection
 from central.plays import timeline
 from central.plays.models import Play
 from central.stations.models import Station
+from central.times import as_utc
 from central.worker import worker_app, worker_queue
 from edge_agent.fingerprint import FRAME_MS
 
@@ -202,7 +203,7 @@ def close_final_plays(
         select(Play).where(Play.station_id == station_id, Play.closed_at.is_(None))
     ).all()
     for play in sorted(open_plays, key=lambda p: p.start_ms):
-        waited = now - _as_utc(play.updated_at) >= timedelta(seconds=close_wait_s)
+        waited = now - as_utc(play.updated_at) >= timedelta(seconds=close_wait_s)
         if waited or _settled(session, play):
             play.closed_at = now
             closed.append(play.id)
@@ -265,11 +266,6 @@ def _built(session: Session, device_id: int, source_id: str, seq: int) -> bool:
         )
         == 1
     )
-
-
-def _as_utc(moment: datetime) -> datetime:
-    """SQLite hands back naive datetimes; every stored time is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:

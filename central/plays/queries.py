@@ -13,7 +13,6 @@ import binascii
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, or_, select
@@ -24,7 +23,7 @@ from central.errors import QueryError
 from central.matching.models import Detection
 from central.plays.models import Play
 from central.stations.models import Station
-from central.times import iso_utc, parse_instant_ms
+from central.times import iso_datetime, iso_utc, parse_instant_ms
 
 DAY_MS = 86_400_000
 RANGE_MS_MAX = 31 * DAY_MS  # widest [since, until) one query may ask for
@@ -249,15 +248,6 @@ def track_record(track: Track) -> dict[str, Any]:
         "isrc": track.isrc,
         "duration_ms": track.duration_ms,
     }
-
-
-def iso_datetime(moment: datetime | None) -> str | None:
-    """ISO-8601 UTC with milliseconds and a Z; a naive value (SQLite) is taken as UTC."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _instant_ms(name: str, text: str, now_ms: int) -> int:

@@ -1,7 +1,7 @@
 """An accrual planned before any I/O: a priced amount split into the legs of one transfer, the
 parts kept in suspense, and the explanation an artist or a station can be shown. Pure.
 
-The amount is split in three steps, each by largest remainder (splits.allocate), so every
+The amount is split in three steps, each by largest remainder (ledger.money.split_minor), so every
 step adds up exactly: the platform fee (the card's platform_fee_bp), then the rest into the
 composition pool (composition_share_bp) and the master pool, then each pool over its shares.
 A share without a party, or a pool with no shares on file, goes to that pool's suspense account
@@ -16,9 +16,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from central.ledger.money import split_minor
 from central.ledger.transfer import Leg, credit, debit
 from central.royalties.rights import COMPOSITION, MASTER, PoolShares, RightsLine
-from central.royalties.splits import SHARE_BP_TOTAL, allocate
+from central.royalties.splits import SHARE_BP_TOTAL
 from central.royalties.tariff import BLANKET, PlayFacts, Price, RateCard, band_of, line_for
 
 PLATFORM_FEES = "platform:fees"
@@ -63,10 +64,10 @@ def split_amount(
 ) -> Split:
     """Split `amount_minor` paid by `payer` (module docstring); `fallback_codes` name the work of
     a pool with no shares on file (e.g. the track's ISRC)."""
-    fee_minor, rest_minor = allocate(
+    fee_minor, rest_minor = split_minor(
         amount_minor, [platform_fee_bp, SHARE_BP_TOTAL - platform_fee_bp]
     )
-    pool_minors = allocate(
+    pool_minors = split_minor(
         rest_minor, [composition_share_bp, SHARE_BP_TOTAL - composition_share_bp]
     )
     legs = [debit(payer, amount_minor), credit(PLATFORM_FEES, fee_minor)]
@@ -95,7 +96,7 @@ def _split_pool(
 ) -> tuple[list[Leg], int, dict]:
     """A pool's credits, what of it goes to suspense, and its part of the explanation."""
     lines = shares.lines if shares else (UNKNOWN_OWNER,)
-    parts = allocate(pool_minor, [line.share_bp for line in lines])
+    parts = split_minor(pool_minor, [line.share_bp for line in lines])
     legs = [credit(line.party or SUSPENSE_ACCOUNTS[pool], part) for line, part in zip(lines, parts)]
     held_minor = sum(part for line, part in zip(lines, parts) if line.party is None)
     explanation = {

@@ -18,7 +18,6 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -35,6 +34,7 @@ from central.royalties.tariff import (
     RateCard,
     RateLine,
 )
+from central.times import parse_iso_ms
 
 DEFAULT_TARIFF_CODE = "broadcast"
 DEFAULT_COMPOSITION_SHARE_BP = 5000  # the composition pool's part of each amount (the rest: master)
@@ -119,16 +119,14 @@ def _instant_ms(value: Any, problems: list[str]) -> int:
     if not _not_int(value) and value >= 0:
         return value
     try:
-        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        instant_ms = parse_iso_ms(str(value))
     except ValueError:
         problems.append(f"effective_from {value!r}: ISO-8601 (2027-01-01T00:00:00Z) or epoch ms")
         return 0
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    if moment.timestamp() < 0:
+    if instant_ms < 0:
         problems.append(f"effective_from {value!r}: not before 1970")
         return 0
-    return int(moment.timestamp() * 1000)
+    return instant_ms
 
 
 def _bands(raw: Any, problems: list[str]) -> tuple[Band, ...]:

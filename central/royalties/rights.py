@@ -52,7 +52,7 @@ class PoolShares:
     lines: tuple[RightsLine, ...]
 
     def shares(self) -> list[Share]:
-        """As splits.Share, for split_pool and allocate."""
+        """As splits.Share, for split_pool and split_minor."""
         return [Share(line.party, line.share_bp) for line in self.lines]
 
 

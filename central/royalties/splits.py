@@ -1,10 +1,8 @@
 """Rights splits: exact integer allocation by largest remainder, and the codes that name works
 and recordings (ISWC for a composition, ISRC for a master).
 
-Amounts are integer minor units. An amount split by weights is first given each part's floor of
-its exact share; the minor units left over (fewer than the number of parts) go one each to the
-parts with the largest remainders, ties broken by the parts' order, so the parts always add up to
-the amount exactly and no part is more than one unit from its exact share.
+Amounts are integer minor units, split by the ledger's `split_minor` (largest remainder): the
+parts always add up to the amount exactly and no part is a unit from its exact share or more.
 """
 
 from __future__ import annotations
@@ -12,6 +10,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from central.ledger.money import split_minor
 
 SHARE_BP_TOTAL = 10_000  # shares are in basis points: 10,000 is the whole
 SUSPENSE = None  # the owner of a share nobody has claimed yet
@@ -26,19 +26,6 @@ class Share:
 
     owner: str | None
     share_bp: int
-
-
-def allocate(amount_minor: int, weights: Sequence[int]) -> list[int]:
-    """`amount_minor` split in proportion to `weights` (non-negative, not all zero), exactly."""
-    assert amount_minor >= 0 and weights and all(w >= 0 for w in weights) and sum(weights) > 0
-    total = sum(weights)
-    floors = [amount_minor * w // total for w in weights]
-    remainders = [amount_minor * w % total for w in weights]
-    left = amount_minor - sum(floors)
-    order = sorted(range(len(weights)), key=lambda i: (-remainders[i], i))
-    for i in order[:left]:
-        floors[i] += 1
-    return floors
 
 
 def check_shares(shares: Sequence[Share]) -> list[str]:
@@ -56,7 +43,7 @@ def split_pool(amount_minor: int, shares: Sequence[Share]) -> list[tuple[str | N
     """A pool's amount shared out; parts of one owner are merged; zero parts are left out."""
     assert not check_shares(shares), check_shares(shares)
     parts: dict[str | None, int] = {}
-    for share, part in zip(shares, allocate(amount_minor, [s.share_bp for s in shares])):
+    for share, part in zip(shares, split_minor(amount_minor, [s.share_bp for s in shares])):
         parts[share.owner] = parts.get(share.owner, 0) + part
     return [(owner, part) for owner, part in parts.items() if part]
 

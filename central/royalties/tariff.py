@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from central.royalties.splits import allocate
+from central.ledger.money import split_minor
 
 MICRO = 1_000_000
 PER_SECOND, PER_PLAY, BLANKET = "per_second", "per_play", "blanket"
@@ -140,7 +140,7 @@ def share_blanket(pool_minor: int, weights: dict[int, int]) -> dict[int, int]:
     ids = sorted(i for i, w in weights.items() if w > 0)
     if not ids:
         return {}
-    return dict(zip(ids, allocate(pool_minor, [weights[i] for i in ids])))
+    return dict(zip(ids, split_minor(pool_minor, [weights[i] for i in ids])))
 
 
 def _round_half_even(numerator: int, denominator: int) -> int:

@@ -17,8 +17,8 @@ from central.extensions import db
 from central.ingest.listener import IngestListener
 from central.ingest.models import QuarantinedPayload
 from central.monitoring.report import device_health
-from central.monitoring.store import at
 from central.stations import store as stations
+from central.times import at_ms as at
 from tests.integration.central.ingest.test_listener import publisher, start_listener
 from tests.integration.edge_agent.conftest import HOST, Broker, wait_until
 from tests.unit.central.monitoring.payloads import (

@@ -18,8 +18,9 @@ from central.monitoring.report import (
     station_events,
     station_health,
 )
-from central.monitoring.store import STATUS, at, record_event, record_status
+from central.monitoring.store import STATUS, record_event, record_status
 from central.stations import store as stations
+from central.times import at_ms as at
 from tests.integration.edge_agent.conftest import wait_until
 from tests.unit.central.monitoring.payloads import (
     EVENTS_TOPIC,

@@ -18,11 +18,11 @@ from central.monitoring.store import (
     EVENT_DUPLICATE,
     STATUS,
     STATUS_IGNORED,
-    ms,
     record_event,
     record_status,
 )
 from central.stations import store as stations
+from central.times import ms_of as ms
 from tests.unit.central.monitoring.payloads import (
     EVENTS_TOPIC,
     NOW_MS,

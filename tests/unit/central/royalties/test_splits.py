@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from central.ledger.money import split_minor as allocate
 from central.royalties.splits import (
     SUSPENSE,
     Share,
-    allocate,
     check_shares,
     normalize_isrc,
     normalize_iswc,
