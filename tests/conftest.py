@@ -23,6 +23,14 @@ def isolated_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Non
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))
 
 
+def unavailable(message: str) -> None:
+    """A service or tool the test needs is missing: skip, or fail when CI=true (CI must not pass
+    by skipping)."""
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(message)
+    pytest.skip(message)
+
+
 def disposed(app: Flask) -> None:
     """Close every pooled database connection of `app`."""
     with app.app_context():

@@ -36,9 +36,8 @@ def match_batch(batch_pk: int) -> int:
     return how many detections there are."""
     with worker_app().app_context():
         count = match_stored_batch(db.session, batch_pk)
-        station_id = db.session.scalar(
-            select(IngestedBatch.station_id).where(IngestedBatch.id == batch_pk)
-        )
+        row = db.session.get(IngestedBatch, batch_pk)  # in the session already: no query
+        station_id = None if row is None else row.station_id
         db.session.commit()
     if station_id is not None:
         queues.enqueue_update_plays(worker_queue(), station_id)

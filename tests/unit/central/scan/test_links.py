@@ -9,15 +9,12 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from central.catalog.models import Track
 from central.errors import StationError
 from central.extensions import db
-from central.ingest.models import IngestedBatch
-from central.matching.models import Detection
-from central.plays.models import Play
 from central.scan import links
 from central.scan.links import MATCH_LOOKBACK_MS, Target
 from central.stations import credentials, store
+from tests.integration.central import rows
 
 URL = "http://radio.example/live.mp3"
 NOW_MS = 1_788_220_800_000  # 2026-09-01T00:00:00Z
@@ -117,77 +114,19 @@ def test_reset_device_password_refuses_an_unknown_device(session) -> None:
         store.reset_device_password(session, "ghost")
 
 
-def _track(session) -> Track:
-    track = Track(external_id="T1", title="Song", duration_ms=180_000, content_hash="0" * 16)
-    session.add(track)
-    session.flush()
-    return track
-
-
-def _detection(session, station, device, track, start_ms: int) -> None:
-    batch = IngestedBatch(
-        device_id=device.id,
-        station_id=station.id,
-        source_id="stream",
-        seq=start_ms,
-        batch_id=start_ms.to_bytes(16, "little"),
-        fingerprint_version=2,
-        window_start_ms=start_ms,
-        window_frames=320,
-        hash_count=0,
-        payload=b"",
-        payload_hash="0" * 16,
-    )
-    session.add(batch)
-    session.flush()
-    session.add(
-        Detection(
-            ingested_batch_id=batch.id,
-            station_id=station.id,
-            track_id=track.id,
-            window_start_ms=start_ms,
-            start_ms=start_ms,
-            end_ms=start_ms + 9_000,
-            query_first_frame=0,
-            query_last_frame=300,
-            inliers=40,
-            query_hashes=250,
-            speed_ratio=1.0,
-            offset_frames=0.0,
-            confidence=0.9,
-            strong=True,
-        )
-    )
-
-
-def _play(session, station, track, start_ms: int, end_ms: int) -> None:
-    session.add(
-        Play(
-            station_id=station.id,
-            track_id=track.id,
-            start_ms=start_ms,
-            end_ms=end_ms,
-            speed_ratio=1.0,
-            inliers=120,
-            detections=12,
-            confidence=0.9,
-        )
-    )
-
-
 def test_last_match_is_the_newest_detection_else_the_newest_play(session) -> None:
     """A recent detection gives the last match; without one, the end of the newest play; a
     station never matched has none."""
-    track = _track(session)
+    track = rows.add_track(session, "T1")
     recent = store.add_station(session, "recent", "Recent", URL)
     old = store.add_station(session, "old", "Old", URL)
     store.add_station(session, "never", "Never", URL)
-    device = store.add_device(session, "pi-1", "recent").device
-    _play(session, recent, track, NOW_MS - 600_000, NOW_MS - 400_000)
-    _detection(session, recent, device, track, NOW_MS - 300_000)
-    _detection(session, recent, device, track, NOW_MS - 200_000)
-    _play(session, old, track, NOW_MS - 3 * MATCH_LOOKBACK_MS, NOW_MS - 3 * MATCH_LOOKBACK_MS + 1)
-    _play(session, old, track, NOW_MS - 2 * MATCH_LOOKBACK_MS, NOW_MS - 2 * MATCH_LOOKBACK_MS + 5)
+    store.add_device(session, "pi-1", "recent")
+    rows.add_play(session, recent, track, NOW_MS - 600_000, 200_000)
+    rows.add_detection(session, recent, track, NOW_MS - 300_000)
+    rows.add_detection(session, recent, track, NOW_MS - 200_000)
+    rows.add_play(session, old, track, NOW_MS - 3 * MATCH_LOOKBACK_MS, 1)
+    rows.add_play(session, old, track, NOW_MS - 2 * MATCH_LOOKBACK_MS, 5)
     session.flush()
     matches = links.last_matches(session, ["recent", "old", "never", "ghost"], NOW_MS)
     assert matches == {"recent": NOW_MS - 200_000, "old": NOW_MS - 2 * MATCH_LOOKBACK_MS + 5}
