@@ -9,6 +9,7 @@ from flask_migrate.cli import db as db_cli
 
 from central import create_app
 from central.catalog.cli import catalog_cli
+from central.demo.cli import demo_command
 from central.errors import ConfigError, SchemaError
 from central.ingest.cli import ingest_cli
 from central.ledger.cli import ledger_cli
@@ -23,6 +24,7 @@ from central.worker_cli import purge_command, scheduler_command, worker_command
 
 # The one place domains register their commands: add the click command or group here.
 COMMANDS: list[click.Command] = [
+    demo_command,  # zamio demo [--music DIR] [--stream URL] [--keep] [--json]
     db_cli,  # zamio db upgrade | downgrade | current | revision ... (Flask-Migrate)
     catalog_cli,  # zamio catalog import | list
     playlog_command,  # zamio playlog RECORDING [--json]

@@ -22,6 +22,7 @@ MQTT_SCHEMES = ("mqtt", "mqtts")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 SECRETS = ("api_token",)  # settings shown as *** by Settings.redacted
+OPTIONAL = ("redis_url", "mqtt_url", "api_token")  # None is a value: the embedded default, or off
 API_TOKEN_CHARS_MIN = 32
 # RFC 6750 b64token characters: what fits an `Authorization: Bearer` header unquoted
 API_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/-]+=*")
@@ -32,8 +33,9 @@ class Settings:
     """Validated settings; URLs may hold passwords, so log `redacted()` only."""
 
     database_url: str  # SQLAlchemy URL; default: SQLite file in the user's data dir
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    redis_url: str | None = None  # unset: no Redis, each job runs at once in the enqueuing process
+    mqtt_url: str | None = None  # unset: `zamio ingest` runs an embedded broker at mqtt_bind
+    mqtt_bind: str = "127.0.0.1:1883"  # host:port the embedded broker listens on
     database_auto_upgrade: bool = True  # migrate an SQLite database that is behind when opened
     plays_close_wait_s: int = 7200  # close an open play this long after its last change anyway
     batch_retention_days: int = 30  # keep hash batches this long, for re-matching
@@ -46,7 +48,7 @@ class Settings:
     def redacted(self) -> dict[str, Any]:
         """The settings with every password and token replaced by ***, safe to log."""
         values = dataclasses.asdict(self)
-        values = {k: redact_url(v) if k.endswith("_url") else v for k, v in values.items()}
+        values = {k: redact_url(v) if k.endswith("_url") and v else v for k, v in values.items()}
         return {k: "***" if k in SECRETS and v is not None else v for k, v in values.items()}
 
 
@@ -85,6 +87,7 @@ def validate(settings: Settings) -> list[str]:
     problems = [_check_database_url(settings.database_url)]
     problems.append(_check_scheme("ZAMIO_REDIS_URL", settings.redis_url, REDIS_SCHEMES))
     problems.append(_check_scheme("ZAMIO_MQTT_URL", settings.mqtt_url, MQTT_SCHEMES))
+    problems.append(_check_bind("ZAMIO_MQTT_BIND", settings.mqtt_bind))
     problems.append(_check_api_token(settings.api_token))
     for name in ("plays_close_wait_s", "batch_retention_days"):
         if getattr(settings, name) < 1:
@@ -109,6 +112,9 @@ def _merge(values: dict[str, Any], problems: list[str], source: str, key: str, v
         problems.append(f"{source}: unknown setting (known: {', '.join(_known_names())})")
         return
     expected = _TYPES[name]
+    if value is None and name in OPTIONAL:
+        values[name] = None
+        return
     if isinstance(value, str):
         try:
             value = _PARSERS[expected](value)
@@ -170,13 +176,33 @@ def _check_database_url(url: str) -> str:
     return ""
 
 
-def _check_scheme(name: str, url: str, schemes: tuple[str, ...]) -> str:
-    """Why `url` lacks one of `schemes` or a host, or ''."""
+def _check_scheme(name: str, url: str | None, schemes: tuple[str, ...]) -> str:
+    """Why `url` lacks one of `schemes` or a host, or '' (also when unset: the embedded default)."""
+    if url is None:
+        return ""
     parts = urlsplit(url)
     if parts.scheme not in schemes:
         return f"{name}: scheme must be one of {', '.join(schemes)}: {redact_url(url)}"
     if parts.scheme != "unix" and not parts.hostname:
         return f"{name}: no host in {redact_url(url)}"
+    return ""
+
+
+def bind_address(bind: str) -> tuple[str, int]:
+    """'host:port' (IPv6 as '[::1]:1883') as (host, port); ValueError if it is not one."""
+    host, sep, port = bind.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"expected host:port, got {bind!r}")
+    return host, int(port)
+
+
+def _check_bind(name: str, bind: str) -> str:
+    """Why `bind` is no host:port to listen on, or ''."""
+    try:
+        bind_address(bind)
+    except ValueError as error:
+        return f"{name}: {error}"
     return ""
 
 

@@ -42,8 +42,10 @@ def init_app(app: Flask) -> None:
 
 @event.listens_for(Engine, "connect")
 def _enable_sqlite_foreign_keys(dbapi_connection: object, _record: object) -> None:
-    """SQLite ignores foreign keys (and ON DELETE CASCADE) unless asked on every connection."""
+    """SQLite ignores foreign keys (and ON DELETE CASCADE) unless asked on every connection; and
+    write-ahead logging lets `zamio serve` or `zamio plays` read while `zamio ingest` writes."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
         cursor.close()

@@ -18,6 +18,15 @@ def redis_connection(redis_url: str) -> Redis:
     return Redis.from_url(redis_url)
 
 
+def settings_queue(redis_url: str | None) -> Queue:
+    """The pipeline queue on ZAMIO_REDIS_URL; unset, the embedded one that runs jobs inline."""
+    if redis_url is None:
+        from central.embedded.inline import inline_queue
+
+        return inline_queue()
+    return pipeline_queue(redis_connection(redis_url))
+
+
 def pipeline_queue(connection: Redis, is_async: bool = True) -> Queue:
     """The queue the workers take jobs from (is_async=False: RQ runs each job at once, inline)."""
     return Queue(QUEUE_NAME, connection=connection, is_async=is_async)

@@ -1,4 +1,5 @@
-"""Periodic jobs, enqueued by `zamio scheduler` (RQ's cron scheduler) on the pipeline queue.
+"""Periodic jobs: enqueued by `zamio scheduler` (RQ's cron scheduler) on the pipeline queue, or,
+with no Redis, by InlineSchedule, a thread of `zamio ingest` that runs them inline when due.
 
 Run one scheduler per deployment (a second one would enqueue everything twice; harmless, as every
 job is idempotent, but wasteful).
@@ -6,6 +7,12 @@ job is idempotent, but wasteful).
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from rq import Queue
 from rq.cron import CronScheduler
 
 from central.ingest.retention import purge_expired_batches
@@ -14,15 +21,62 @@ from central.plays.jobs import sweep_plays
 from central.queues import QUEUE_NAME
 from central.royalties.jobs import accrue_pending
 
+logger = logging.getLogger(__name__)
+
 SWEEP_PLAYS_S = 60  # open plays of a silent device close within this of their wait running out
 REMATCH_NEW_TRACKS_S = 600  # a new track's past plays appear within this (plus the work)
 PURGE_EXPIRED_S = 3600
 ACCRUE_PENDING_S = 300  # a closed play whose accrue_royalty job was lost is accrued within this
+TICK_S = 1.0  # how often InlineSchedule looks for a due job
+
+PERIODIC_JOBS: tuple[tuple[Callable[[], object], int], ...] = (
+    (sweep_plays, SWEEP_PLAYS_S),
+    (rematch_new_tracks, REMATCH_NEW_TRACKS_S),
+    (purge_expired_batches, PURGE_EXPIRED_S),
+    (accrue_pending, ACCRUE_PENDING_S),
+)
 
 
 def register_jobs(scheduler: CronScheduler) -> None:
     """The pipeline's periodic jobs."""
-    scheduler.register(sweep_plays, QUEUE_NAME, interval=SWEEP_PLAYS_S)
-    scheduler.register(rematch_new_tracks, QUEUE_NAME, interval=REMATCH_NEW_TRACKS_S)
-    scheduler.register(purge_expired_batches, QUEUE_NAME, interval=PURGE_EXPIRED_S)
-    scheduler.register(accrue_pending, QUEUE_NAME, interval=ACCRUE_PENDING_S)
+    for func, interval_s in PERIODIC_JOBS:
+        scheduler.register(func, QUEUE_NAME, interval=interval_s)
+
+
+def due_jobs(next_due_s: list[float], now_s: float) -> list[int]:
+    """Indexes of PERIODIC_JOBS due at `now_s`; moves each one's next time on past `now_s`."""
+    due = []
+    for n, (_, interval_s) in enumerate(PERIODIC_JOBS):
+        if now_s >= next_due_s[n]:
+            due.append(n)
+            next_due_s[n] = now_s + interval_s
+    return due
+
+
+class InlineSchedule:
+    """Enqueues each periodic job on `queue` when due (an inline queue runs it there and then),
+    in a thread, until stop(). Each job first runs one interval after start()."""
+
+    def __init__(self, queue: Queue, clock_s: Callable[[], float] = time.monotonic) -> None:
+        self.queue = queue
+        self.clock_s = clock_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="schedule", daemon=True)
+
+    def start(self) -> InlineSchedule:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        next_due_s = [self.clock_s() + interval_s for _, interval_s in PERIODIC_JOBS]
+        while not self._stop.wait(TICK_S):
+            for n in due_jobs(next_due_s, self.clock_s()):
+                func = PERIODIC_JOBS[n][0]
+                try:
+                    self.queue.enqueue(func)
+                except Exception:  # a failed run must not end the schedule; the next one retries
+                    logger.exception("schedule: %s failed", func.__name__)

@@ -22,13 +22,13 @@ def worker_app() -> Flask:
 
 
 def worker_queue() -> Queue:
-    """The queue this process's jobs enqueue their successors on (from ZAMIO_REDIS_URL)."""
+    """The queue this process's jobs enqueue their successors on (ZAMIO_REDIS_URL, or inline)."""
     global _queue
     if _queue is None:
         from central import queues
 
         settings = worker_app().config["ZAMIO"]
-        _queue = queues.pipeline_queue(queues.redis_connection(settings.redis_url))
+        _queue = queues.settings_queue(settings.redis_url)
     return _queue
 
 

@@ -26,7 +26,7 @@ def worker_command(burst: bool) -> None:
     """Run pipeline jobs (match_batch, update_plays) until SIGTERM; run several for throughput."""
     schema.require_current_for_command(db.engine)
     app = current_app._get_current_object()
-    connection = queues.redis_connection(app.config["ZAMIO"].redis_url)
+    connection = queues.redis_connection(_require_redis(app.config["ZAMIO"].redis_url, "worker"))
     queue = queues.pipeline_queue(connection)
     worker.use_app(app, queue)
     current_index(db.session)  # loaded now, not by the first job
@@ -43,7 +43,8 @@ def scheduler_command() -> None:
     """Enqueue the periodic jobs (close plays of silent devices, find new tracks in the past,
     purge expired batches) until SIGTERM. Run one per deployment."""
     schema.require_current_for_command(db.engine)
-    connection = queues.redis_connection(current_app.config["ZAMIO"].redis_url)
+    redis_url = _require_redis(current_app.config["ZAMIO"].redis_url, "scheduler")
+    connection = queues.redis_connection(redis_url)
     scheduler = CronScheduler(connection=connection, logging_level=logging.INFO)
     register_jobs(scheduler)
     scheduler.start()
@@ -60,3 +61,14 @@ def purge_command() -> None:
         f"deleted {purged.batches} batches, {purged.quarantined} refused payloads and "
         f"{purged.events} device events older than {days} days"
     )
+
+
+def _require_redis(redis_url: str | None, command: str) -> str:
+    """ZAMIO_REDIS_URL, or a usage error: without Redis there is no queue to share."""
+    if redis_url is None:
+        raise click.UsageError(
+            f"`zamio {command}` needs ZAMIO_REDIS_URL. Without it jobs run inline, in the "
+            "process that enqueues them: `zamio ingest` matches, builds plays, accrues royalties "
+            "and runs the periodic jobs itself."
+        )
+    return redis_url

@@ -31,6 +31,10 @@ from edge_agent.worker import SourceWorker
 logger = logging.getLogger(__name__)
 
 SUPERVISE_S = 1.0  # the main loop wakes this often (watchdog, done check, status on events)
+# On shutdown, how long the uplink may take to publish what is left in the spool (the last
+# windows and the stop events), so they do not wait on disk until the next start.
+SHUTDOWN_DRAIN_S_MAX = 5.0
+DRAIN_POLL_S = 0.05
 
 
 def agent_version() -> str:
@@ -167,15 +171,30 @@ class Agent:
             )
 
     def _shutdown(self) -> None:
-        """Workers first (their last windows are spooled), then the uplink says goodbye."""
+        """Workers first (their last windows are spooled), then the spool is drained for a
+        while, then the uplink says goodbye."""
         systemd.notify("STOPPING=1")
         for worker in self.workers:
             worker.stop()
         for worker in self.workers:
             worker.join(10.0)
+        self._drain()
         self.uplink.stop()  # its goodbye replaces the retained status with offline
         self.spool.close()
         logger.info("agent %s: stopped", self.settings.device_id)
+
+    def _drain(self) -> None:
+        """Wait while connected until the spool is empty, at most SHUTDOWN_DRAIN_S_MAX."""
+        self.uplink.notify()
+        deadline = time.monotonic() + SHUTDOWN_DRAIN_S_MAX
+        while self.uplink.is_connected() and time.monotonic() < deadline:
+            try:
+                if self.spool.stats().depth == 0:
+                    return
+            except SpoolError as error:
+                logger.error("agent %s: spool unreadable: %s", self.settings.device_id, error)
+                return
+            time.sleep(DRAIN_POLL_S)
 
     def _on_event(self, event: HealthEvent) -> None:
         """A worker's health event: log it, spool it for central, republish the status soon."""

@@ -7,12 +7,16 @@ starts and once when it ends (the recovery), and into the snapshot the heartbeat
     event kind       when
     stream_up        first audio after the source started or came back
     stream_down      the source failed: ffmpeg exited, no audio for stall_s, the device vanished
-    source_ended     a file source reached its end
+    source_ended     a file source reached its end; detail seq_last
+    source_stopped   the agent was asked to stop (SIGTERM, Agent.stop); detail seq_last
     dead_air         silence (RMS of every 32 ms frame at or below silence_dbfs) for dead_air_s
     dead_air_end     audio again after dead air
     clipping         more than clipping_share_max of the samples of the last clipping_window_s
                      at full scale (|x| >= CLIP_LEVEL)
     clipping_end     the share fell to half of clipping_share_max (hysteresis, so it does not flap)
+
+seq_last is the seq of the last batch the source spooled, None if it never spooled one: no
+audio of this agent run follows it, so central can close a play that ends in that batch at once.
 """
 
 from __future__ import annotations
@@ -173,11 +177,20 @@ class SourceMonitor:
         """The worker is about to open the source again."""
         self.restarts += 1
 
-    def on_end(self, now_ms: int) -> list[HealthEvent]:
-        """A file source reached its end."""
+    def on_end(self, now_ms: int, seq_last: int | None) -> list[HealthEvent]:
+        """A file source reached its end; `seq_last` its last spooled batch (None: none ever)."""
         events = self._end_conditions(now_ms)
-        events.append(self._event("source_ended", now_ms))
+        events.append(self._event("source_ended", now_ms, seq_last=seq_last))
         self._set_state("ended", now_ms)
+        return events
+
+    def on_stop(self, now_ms: int, seq_last: int | None) -> list[HealthEvent]:
+        """The worker stopped capturing because the agent stops; source_stopped once."""
+        if self.state in ("ended", "stopped"):
+            return []
+        events = self._end_conditions(now_ms)
+        events.append(self._event("source_stopped", now_ms, seq_last=seq_last))
+        self._set_state("stopped", now_ms)
         return events
 
     def snapshot(self, reset_period: bool = True) -> dict[str, Any]:

@@ -27,6 +27,7 @@ SOURCES_MAX = 32
 SOURCE_KINDS = ("stream", "file", "alsa", "soundcard")
 STREAM_SCHEMES = ("http", "https", "rtmp", "rtmps", "rtsp", "srt", "udp", "tcp")  # HLS: http(s)
 MQTT_SCHEMES = ("mqtt", "mqtts")
+MQTT_PROTOCOLS = ("5", "3.1.1")  # 3.1.1 for brokers without MQTT 5, e.g. central's embedded amqtt
 LOG_LEVELS = ("debug", "info", "warning", "error")
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # goes into MQTT topics: no '/', '+', '#'
 # A URL's password: from the first ':' after the user name to the last '@'. Greedy on purpose:
@@ -71,6 +72,9 @@ class SourceSettings:
     station_id: str | None = None  # default: the agent's station_id, set by load_settings
     loop: bool = False  # file only: start again at the end
     readrate: float = _limit(1.0, 0)  # file only: 1.0 = real time, 0 = as fast as possible
+    # file only: UTC ms of the file's first sample (a recording, placed at its own time however
+    # fast it is read); unset: the file is heard as it is read, from when reading starts
+    start_ms: int | None = _limit(None, 0)
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ class UplinkSettings:
     """The MQTT connection to central; the password is read from password_file, never logged."""
 
     url: str = "mqtt://127.0.0.1:1883"  # mqtt:// or mqtts://; port defaults 1883 / 8883
+    protocol: str = "5"  # MQTT version, one of MQTT_PROTOCOLS; 3.1.1 has no session expiry
     username: str | None = None
     password_file: Path | None = None
     password: str | None = field(default=None, repr=False)  # filled from password_file only
@@ -471,7 +476,13 @@ def _check_mqtt_url(url: str) -> str:
 
 def _one_of(choices: tuple[str, ...], fold: Callable[[str], str] = str) -> _Check:
     """A check that a value, folded (e.g. lower-cased), is one of `choices`."""
-    return lambda value: "" if fold(value) in choices else f"must be one of {', '.join(choices)}"
+
+    def check(value: str) -> str:
+        if fold(value) in choices:
+            return ""
+        return f"must be one of {', '.join(choices)}, got {value!r}"
+
+    return check
 
 
 def _schema(cls: type, checks: Mapping[str, _Check]) -> dict[str, tuple[type, _Check]]:
@@ -503,7 +514,10 @@ _TLS_FILES = dict.fromkeys(("ca_file", "cert_file", "key_file"), _check_readable
 _TABLES = ("uplink", "spool", "health")  # the [table]s; [[source]] is an array
 _SCHEMA = {
     "": _schema(AgentSettings, {**_IDS, "log_level": _one_of(LOG_LEVELS, str.lower)}),
-    "uplink": _schema(UplinkSettings, {**_IDS, **_TLS_FILES, "url": _check_mqtt_url}),
+    "uplink": _schema(
+        UplinkSettings,
+        {**_IDS, **_TLS_FILES, "url": _check_mqtt_url, "protocol": _one_of(MQTT_PROTOCOLS)},
+    ),
     "spool": _schema(SpoolSettings, {}),
     "health": _schema(HealthSettings, {}),
     "source": _schema(
@@ -519,7 +533,7 @@ _ENV_NAMES = {  # ZAMIO_AGENT_DEVICE_ID -> ("", "device_id"), ..._UPLINK_URL -> 
 }
 _KIND_KEYS = {  # kind -> (keys it requires, keys only it allows)
     "stream": (("url",), ("url",)),
-    "file": (("path",), ("path", "loop", "readrate")),
+    "file": (("path",), ("path", "loop", "readrate", "start_ms")),
     "alsa": (("device",), ("device",)),
     "soundcard": ((), ("device",)),
 }

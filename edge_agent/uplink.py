@@ -1,6 +1,7 @@
 """The uplink: drains the spool to the broker over MQTT 5, QoS 1, and keeps the device's status.
 
-One thread owns the paho client (paho-mqtt 2.x, MQTT 5). A message leaves the spool only when the
+One thread owns the paho client (paho-mqtt 2.x; MQTT 5, or 3.1.1 with `protocol = "3.1.1"` for a
+broker without MQTT 5 such as central's embedded amqtt). A message leaves the spool only when the
 broker's PUBACK for it arrives, so whatever happens to the connection or the process, a batch is
 sent at least once; central drops the duplicates by (device, source, seq).
 
@@ -9,12 +10,13 @@ sent at least once; central drops the duplicates by (device, source, seq).
     stations/{station}/devices/{device}/events       1   no      HealthEvent JSON (health.py)
     stations/{station}/devices/{device}/status       1   yes     heartbeat JSON; last will: offline
 
-Each connection uses a fresh client with clean_start=False and a session expiry, so the broker
-keeps the session across short drops, and paho's in-memory queue never holds what the spool
-already holds. Messages spooled while connected are live and go at once (up to inflight_max
-unacknowledged); the backlog left from before the connection drains oldest first at no more
-than backlog_rate_max per second, after live messages, so a day of backlog neither floods the
-broker nor delays what is on air now. Reconnects back off exponentially with full jitter above
+Each connection uses a fresh client with clean_start=False and a session expiry (3.1.1:
+clean_session=False, kept as long as the broker keeps sessions), so the broker keeps the session
+across short drops, and paho's in-memory queue never holds what the spool already holds.
+Messages spooled while connected are live and go at once (up to inflight_max unacknowledged);
+the backlog left from before the connection drains oldest first at no more than
+backlog_rate_max per second, after live messages, so a day of backlog neither floods the broker
+nor delays what is on air now. Reconnects back off exponentially with full jitter above
 backoff_s_min; a refused login is reported once per change of reason, not once per attempt.
 """
 
@@ -135,6 +137,10 @@ class Uplink:
         """The uplink thread runs."""
         return self._thread.is_alive()
 
+    def is_connected(self) -> bool:
+        """The broker accepted the current connection and it has not dropped since."""
+        return self._connected
+
     def notify(self) -> None:
         """A message was spooled: publish it soon."""
         self._wake.set()
@@ -198,11 +204,18 @@ class Uplink:
     def _new_client(self) -> mqtt.Client:
         """A paho client with credentials, TLS, the last will and our callbacks."""
         s = self.settings
-        client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2,
-            client_id=s.client_id or f"zamio-agent-{self.device_id}",
-            protocol=mqtt.MQTTv5,
-        )
+        client_id = s.client_id or f"zamio-agent-{self.device_id}"
+        if s.protocol == "3.1.1":  # a persistent session; 3.1.1 has no clean_start or expiry
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=client_id,
+                protocol=mqtt.MQTTv311,
+                clean_session=False,
+            )
+        else:
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+            )
         client.connect_timeout = CONNECT_TIMEOUT_S
         client.max_inflight_messages_set(s.inflight_max + 2)  # + status and goodbye
         if s.username:
@@ -222,18 +235,18 @@ class Uplink:
 
     def _connect(self, client: mqtt.Client) -> bool:
         """TCP connect and wait for CONNACK; False (with the reason recorded) on failure."""
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = self.settings.session_expiry_s
-        where = f"{self.settings.host}:{self.settings.port}"
+        s = self.settings
+        where = f"{s.host}:{s.port}"
         self._refusal = None
         try:
-            client.connect(
-                self.settings.host,
-                self.settings.port,
-                self.settings.keepalive_s,
-                clean_start=False,
-                properties=properties,
-            )
+            if s.protocol == "3.1.1":
+                client.connect(s.host, s.port, s.keepalive_s)
+            else:
+                properties = Properties(PacketTypes.CONNECT)
+                properties.SessionExpiryInterval = s.session_expiry_s
+                client.connect(
+                    s.host, s.port, s.keepalive_s, clean_start=False, properties=properties
+                )
         except (OSError, ssl.SSLError) as error:
             self._report(f"broker unreachable at {where}: {error}")
             return False

@@ -8,7 +8,9 @@ time its capture opens it starts an epoch: a fresh fingerprinter whose frame 0 i
 source's running frame count and to a UTC time. When the capture fails, what was heard is flushed
 into batches (the last window shorter), health reports the failure once, and the worker restarts
 the capture after an exponential backoff with full jitter. Sequence numbers come from the spool,
-so they keep growing across restarts of the worker and of the agent.
+so they keep growing across restarts of the worker and of the agent. Where a source's audio stops
+is said with its last seq: source_ended at the end of a file, source_stopped when the agent
+stops (after the last window is spooled).
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ class SourceWorker(threading.Thread):
         self._origin_ms: int | None = None  # UTC ms of the first epoch's frame 0
 
     def stop(self) -> None:
-        """Finish the current epoch (its last window is spooled) and end the thread."""
+        """Finish the current epoch (its last window is spooled), raise source_stopped, end."""
         self._stop_event.set()
 
     def snapshot(self) -> dict[str, Any]:
@@ -126,7 +128,7 @@ class SourceWorker(threading.Thread):
             try:
                 self._epoch(self._capture_factory(self.source))
             except SourceEnded:
-                self._events(lambda m: m.on_end(now_ms()))
+                self._events(lambda m: m.on_end(now_ms(), self.seq_last()))
                 logger.info("source %s: ended", self.source.source_id)
                 return
             except CaptureError as error:
@@ -135,7 +137,7 @@ class SourceWorker(threading.Thread):
                 logger.exception("source %s: worker failed", self.source.source_id)
                 self._failed("worker_error", repr(error))
             if self._stop_event.is_set():
-                return
+                break
             attempt = 0 if time.monotonic() - started > RESTART_STABLE_S else attempt + 1
             health = self.settings.health
             delay = backoff_s(
@@ -144,6 +146,11 @@ class SourceWorker(threading.Thread):
             self._stop_event.wait(delay)
             with self._lock:
                 self.monitor.on_restart()
+        self._events(lambda m: m.on_stop(now_ms(), self.seq_last()))  # the last epoch is spooled
+
+    def seq_last(self) -> int | None:
+        """The seq of the source's last spooled batch (this run or before), None if none ever."""
+        return self.seq_next - 1 if self.seq_next > 0 else None
 
     def _failed(self, reason: str, detail: str) -> None:
         logger.warning("source %s: %s: %s", self.source.source_id, reason, detail)
@@ -183,8 +190,11 @@ class SourceWorker(threading.Thread):
             raise CaptureError("stalled", f"no audio for {stall_s:g} s")
 
     def _begin_epoch(self, arrived_ms: int, sample_count: int) -> Epoch:
-        """Frame 0 of this capture: the first chunk ended when it arrived."""
+        """Frame 0 of this capture: the first chunk ended when it arrived (a file with start_ms:
+        began then)."""
         start_ms = arrived_ms - round(1000 * sample_count / SAMPLE_RATE_HZ)
+        if self.source.start_ms is not None:  # a recording: its own time, however fast it is read
+            start_ms = self.source.start_ms
         frame_base = self.frames_next
         if self._origin_ms is None:
             self._origin_ms = start_ms

@@ -7,13 +7,23 @@ import subprocess
 import numpy as np
 from scipy import signal
 
+from central.demo.synth import pink_noise, song, speech, talk_over
+from central.demo.synth import played_fast as speed
 from edge_agent.fingerprint import SAMPLE_RATE_HZ
 
-
-def speed(samples: np.ndarray, ratio: float) -> np.ndarray:
-    """Play `ratio` times faster by resampling: pitch and tempo together, as radio does."""
-    up, down = int(round(1000 / ratio)), 1000
-    return signal.resample_poly(samples, up, down).astype(np.float32)
+# Synthesis and the degradations radio itself applies live in central.demo.synth (the demo
+# builds its broadcast from them); the ones only tests need are below.
+__all__ = [
+    "compress",
+    "mp3",
+    "phone",
+    "pink_noise",
+    "song",
+    "speech",
+    "speed",
+    "talk_over",
+    "tempo",
+]
 
 
 def tempo(samples: np.ndarray, ratio: float) -> np.ndarray:
@@ -53,44 +63,6 @@ def compress(samples: np.ndarray, bands_hz=(250, 1000, 2500)) -> np.ndarray:
     return (0.5 * out / np.max(np.abs(out))).astype(np.float32)
 
 
-def pink_noise(samples: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
-    """Add pink noise at `snr_db` below the signal's RMS."""
-    rng = np.random.default_rng(seed)
-    white = np.fft.rfft(rng.standard_normal(len(samples)))
-    white /= np.sqrt(np.maximum(np.arange(len(white)), 1))
-    noise = np.fft.irfft(white, len(samples))
-    noise *= np.sqrt(np.mean(samples**2)) / np.sqrt(np.mean(noise**2)) * 10 ** (-snr_db / 20)
-    return (samples + noise).astype(np.float32)
-
-
-def speech(duration_s: float, seed: int) -> np.ndarray:
-    """A talking voice stand-in: a gliding glottal pulse train through moving formants."""
-    rng = np.random.default_rng(seed)
-    n = int(duration_s * SAMPLE_RATE_HZ)
-    t = np.arange(n) / SAMPLE_RATE_HZ
-    f0 = 120 + 30 * np.sin(2 * np.pi * 0.7 * t) + 10 * rng.standard_normal() * t / duration_s
-    pulses = signal.sawtooth(2 * np.pi * np.cumsum(f0) / SAMPLE_RATE_HZ)
-    voice = np.zeros(n)
-    for centre_hz in (rng.uniform(500, 800), rng.uniform(1100, 1800), rng.uniform(2300, 2900)):
-        sos = signal.butter(
-            2,
-            [centre_hz * 0.85, centre_hz * 1.15],
-            btype="bandpass",
-            fs=SAMPLE_RATE_HZ,
-            output="sos",
-        )
-        voice += signal.sosfilt(sos, pulses)
-    syllables = 0.5 * (1 + np.sin(2 * np.pi * 4.0 * t + rng.uniform(0, 6)))
-    return (voice * syllables / np.max(np.abs(voice))).astype(np.float32)
-
-
-def talk_over(music: np.ndarray, seed: int, speech_db: float = 0.0) -> np.ndarray:
-    """Speech mixed over music at `speech_db` relative to the music's RMS."""
-    voice = speech(len(music) / SAMPLE_RATE_HZ, seed)
-    scale = np.sqrt(np.mean(music**2) / np.mean(voice**2)) * 10 ** (speech_db / 20)
-    return (music + scale * voice).astype(np.float32)
-
-
 _F32_IN = ["-f", "f32le", "-ar", str(SAMPLE_RATE_HZ), "-ac", "1"]
 
 
@@ -104,29 +76,3 @@ def _pipe(data: bytes, input_args: list[str], output_args: list[str]) -> bytes:
     """ffmpeg from standard input to standard output."""
     command = ["ffmpeg", "-v", "error", *input_args, "-i", "-", *output_args, "-"]
     return subprocess.run(command, input=data, capture_output=True, check=True).stdout
-
-
-def song(seed: int, duration_s: float) -> np.ndarray:
-    """Seeded music-like audio at 8 kHz: harmonic chords, a bass line and percussion."""
-    rng = np.random.default_rng(seed)
-    beat_s = 0.25
-    beat_samples = int(beat_s * SAMPLE_RATE_HZ)
-    t = np.arange(beat_samples) / SAMPLE_RATE_HZ
-    decay = np.exp(-t / 0.2)
-    pieces = []
-    chord = rng.integers(48, 72, 3)
-    for beat in range(int(np.ceil(duration_s / beat_s))):
-        if beat % 8 == 0:
-            chord = rng.integers(48, 72, 3)  # MIDI notes, a new chord every two seconds
-        melody = int(rng.integers(60, 84))
-        notes = [*chord.tolist(), melody, int(chord[0]) - 12]
-        tone = np.zeros(beat_samples)
-        for note in notes:
-            f0 = 440.0 * 2 ** ((note - 69) / 12)
-            for k in range(1, 5):
-                if k * f0 < SAMPLE_RATE_HZ / 2:
-                    tone += np.sin(2 * np.pi * k * f0 * t + rng.uniform(0, 6.3)) / k
-        hit = rng.standard_normal(beat_samples) * np.exp(-t / 0.03) * (beat % 2 == 0)
-        pieces.append(tone * decay + 0.5 * hit)
-    signal_ = np.concatenate(pieces)[: int(duration_s * SAMPLE_RATE_HZ)]
-    return (0.5 * signal_ / np.max(np.abs(signal_))).astype(np.float32)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import signal
@@ -10,10 +11,13 @@ import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
-from central import queues, schema
+from central import queues, schema, worker
+from central.config import bind_address
+from central.embedded.broker import PROTOCOL, EmbeddedBroker
 from central.extensions import db
 from central.ingest import store
 from central.ingest.listener import IngestListener
+from central.schedule import InlineSchedule
 
 
 @click.group("ingest", cls=AppGroup, invoke_without_command=True)
@@ -27,7 +31,8 @@ from central.ingest.listener import IngestListener
 @click.pass_context
 def ingest_cli(ctx: click.Context, client_id: str | None) -> None:
     """Listen for batches, statuses and events on the broker's shared subscription, store them
-    and enqueue matching, until SIGTERM."""
+    and enqueue matching, until SIGTERM. With no ZAMIO_MQTT_URL it runs the broker itself (at
+    ZAMIO_MQTT_BIND); with no ZAMIO_REDIS_URL it runs every job, periodic ones too, itself."""
     if ctx.invoked_subcommand is not None:
         return
     schema.require_current_for_command(db.engine)
@@ -36,13 +41,22 @@ def ingest_cli(ctx: click.Context, client_id: str | None) -> None:
     )
     app = current_app._get_current_object()
     settings = app.config["ZAMIO"]
-    queue = queues.pipeline_queue(queues.redis_connection(settings.redis_url))
-    listener = IngestListener(
-        app, settings.mqtt_url, lambda pk: queues.enqueue_match(queue, pk), client_id
-    )
-    signal.signal(signal.SIGTERM, lambda *_: listener.stop())
-    signal.signal(signal.SIGINT, lambda *_: listener.stop())
-    listener.run()
+    queue = queues.settings_queue(settings.redis_url)
+    with contextlib.ExitStack() as running:
+        url, protocol = settings.mqtt_url, "5"
+        if url is None:  # no broker configured: run one in this process
+            broker = EmbeddedBroker(*bind_address(settings.mqtt_bind)).start()
+            running.callback(broker.stop)
+            url, protocol = broker.url, PROTOCOL
+        if not queue.is_async:  # no Redis: jobs run here, and so do the periodic ones
+            worker.use_app(app, queue)
+            running.callback(InlineSchedule(queue).start().stop)
+        listener = IngestListener(
+            app, url, lambda pk: queues.enqueue_match(queue, pk), client_id, protocol=protocol
+        )
+        signal.signal(signal.SIGTERM, lambda *_: listener.stop())
+        signal.signal(signal.SIGINT, lambda *_: listener.stop())
+        listener.run()
     click.echo(f"ingest stopped: {json.dumps(listener.counts)}")
 
 

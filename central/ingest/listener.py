@@ -70,8 +70,10 @@ class IngestListener:
         on_stored: Callable[[int], None],
         client_id: str | None = None,
         clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        protocol: str = "5",
     ) -> None:
         self.app = app
+        self.protocol = protocol  # "5", or "3.1.1" for the embedded broker
         self.url = urlsplit(mqtt_url)
         self.on_stored = on_stored
         self.clock_ms = clock_ms
@@ -82,10 +84,14 @@ class IngestListener:
         self._client = self._make_client()
 
     def _make_client(self) -> mqtt.Client:
+        # MQTT 3.1.1 (the embedded broker): a persistent session, so the broker queues what we
+        # miss; MQTT 5 asks for the same with clean_start=False and a session expiry (run()).
+        v311 = self.protocol == "3.1.1"
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
             client_id=self.client_id,
-            protocol=mqtt.MQTTv5,
+            protocol=mqtt.MQTTv311 if v311 else mqtt.MQTTv5,
+            clean_session=False if v311 else None,
             manual_ack=True,
         )
         if self.url.username:
@@ -100,16 +106,14 @@ class IngestListener:
 
     def run(self) -> None:
         """Connect and process messages until stop(); reconnects by itself."""
-        properties = Properties(PacketTypes.CONNECT)
-        properties.SessionExpiryInterval = SESSION_EXPIRY_S
-        default_port = 8883 if self.url.scheme == "mqtts" else 1883
-        self._client.connect(
-            self.url.hostname or "127.0.0.1",
-            self.url.port or default_port,
-            keepalive=30,
-            clean_start=False,
-            properties=properties,
-        )
+        host = self.url.hostname or "127.0.0.1"
+        port = self.url.port or (8883 if self.url.scheme == "mqtts" else 1883)
+        if self.protocol == "3.1.1":
+            self._client.connect(host, port, keepalive=30)
+        else:
+            properties = Properties(PacketTypes.CONNECT)
+            properties.SessionExpiryInterval = SESSION_EXPIRY_S
+            self._client.connect(host, port, keepalive=30, clean_start=False, properties=properties)
         self._client.loop_forever(retry_first_connection=True)
 
     def stop(self) -> None:
@@ -120,7 +124,8 @@ class IngestListener:
         if reason_code.is_failure:
             logger.error("ingest: broker refused the connection: %s", reason_code)
             return
-        topics = shared_topics()
+        # MQTT 3.1.1 has no shared subscriptions: with the embedded broker one listener hears all
+        topics = shared_topics() if self.protocol != "3.1.1" else [BATCH_TOPICS, *HEALTH_TOPICS]
         client.subscribe([(topic, 1) for topic in topics])  # one SUBACK: `subscribed` means all
         logger.info("ingest: subscribed to %s as %s", ", ".join(topics), self.client_id)
 

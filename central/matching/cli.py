@@ -8,7 +8,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from central import queues, schema
+from central import queues, schema, worker
 from central.extensions import db, utc_now
 from central.matching import rematch
 from central.stations import store as stations
@@ -51,10 +51,12 @@ def rematch_command(since: str, until: str | None, station_code: str | None, whi
         click.echo("no new tracks: every track has been searched for (use --tracks all)")
         return
     settings = current_app.config["ZAMIO"]
-    queue = queues.pipeline_queue(queues.redis_connection(settings.redis_url))
+    queue = queues.settings_queue(settings.redis_url)
+    worker.use_app(current_app._get_current_object(), queue)  # inline jobs run here, on this app
     count = rematch.enqueue_rematch(db.session, queue, since_ms, until_ms, track_ids, station_id)
     if track_ids is not None and station_id is None:
         rematch.mark_rematched(db.session, track_ids, utc_now())
         db.session.commit()
     tracks = "all tracks" if track_ids is None else f"{len(track_ids)} new tracks"
-    click.echo(f"enqueued {count} batches to search for {tracks}")
+    done = "enqueued" if queue.is_async else "searched"
+    click.echo(f"{done} {count} batches to search for {tracks}")

@@ -45,6 +45,7 @@ EVENT_KINDS = frozenset(
         "stream_up",
         "stream_down",
         "source_ended",
+        "source_stopped",
         "dead_air",
         "dead_air_end",
         "clipping",

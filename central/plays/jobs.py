@@ -9,6 +9,7 @@ plays, and closes the plays no later batch can change. Running it twice changes 
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -22,6 +23,7 @@ from central.ingest.models import IngestedBatch
 from central.matching.index import TrackRef
 from central.matching.jobs import current_index
 from central.matching.models import Detection
+from central.monitoring.models import DeviceEvent
 from central.plays import timeline
 from central.plays.models import Play
 from central.stations.models import Station
@@ -34,6 +36,7 @@ logger = logging.getLogger(__name__)
 WINDOW_MS_MAX = 20_000  # no batch window or detection is longer: bounds range queries
 EDGE_MS_MAX = 10_000  # how far a play's edges may reach beyond its detections
 IDS_PER_STATEMENT_MAX = 1000
+STOP_KINDS = ("source_ended", "source_stopped")  # events whose seq_last no audio follows
 
 
 def update_plays(station_id: int) -> list[int]:
@@ -213,9 +216,10 @@ def close_final_plays(
 
 def _settled(session: Session, play: Play) -> bool:
     """Whether some source that heard the play has sent, and had built into plays, all its
-    audio from REACH_MS before the play to REACH_MS after it. Later batches cannot join the
-    play's group (group_matches never bridges a longer gap) nor merge with it; earlier ones
-    could have started it sooner."""
+    audio from REACH_MS before the play to REACH_MS after it, or up to where its audio stopped
+    (a source_ended or source_stopped event whose seq_last is its last window here: no audio
+    follows it). Later batches cannot join the play's group (group_matches never bridges a
+    longer gap) nor merge with it; earlier ones could have started it sooner."""
     start_ms = play.start_ms - timeline.REACH_MS
     end_ms = play.end_ms + timeline.REACH_MS
     rows = session.execute(
@@ -248,6 +252,7 @@ def _settled(session: Session, play: Play) -> bool:
         seqs = [w.seq for w in windows]
         before = _built(session, device_id, source_id, min(seqs) - 1)
         after = _built(session, device_id, source_id, max(seqs) + 1)
+        after = after or _stopped_after(session, device_id, source_id, max(seqs))
         if timeline.source_settled(windows, start_ms, end_ms, before, after):
             return True
     return False
@@ -266,6 +271,23 @@ def _built(session: Session, device_id: int, source_id: str, seq: int) -> bool:
         )
         == 1
     )
+
+
+def _stopped_after(session: Session, device_id: int, source_id: str, seq: int) -> bool:
+    """Whether the device said the source's audio stopped after batch `seq` (a few events per
+    source, so their detail is read here rather than in SQL)."""
+    details = session.scalars(
+        select(DeviceEvent.detail_json).where(
+            DeviceEvent.device_id == device_id,
+            DeviceEvent.source_id == source_id,
+            DeviceEvent.kind.in_(STOP_KINDS),
+        )
+    )
+    for detail in details:
+        seq_last = json.loads(detail).get("seq_last")
+        if type(seq_last) is int and seq_last == seq:  # not True, which equals 1
+            return True
+    return False
 
 
 def _chunks(ids: Sequence[int]) -> Iterable[Sequence[int]]:

@@ -62,8 +62,13 @@ def normalize_iswc(code: str) -> str:
     found = _ISWC.fullmatch(compact)
     if not found:
         raise ValueError(f"{code!r} is no ISWC (T-DDD.DDD.DDD-C)")
-    digits, check = found.group(1), int(found.group(2))
-    weighted = 1 + sum((n + 1) * int(d) for n, d in enumerate(digits))
-    if (10 - weighted % 10) % 10 != check:
-        raise ValueError(f"{code!r}: ISWC check digit should be {(10 - weighted % 10) % 10}")
+    expected = iswc_check_digit(found.group(1))
+    if int(found.group(2)) != expected:
+        raise ValueError(f"{code!r}: ISWC check digit should be {expected}")
     return compact
+
+
+def iswc_check_digit(digits: str) -> int:
+    """The check digit of an ISWC's nine digits (ISO 15707)."""
+    weighted = 1 + sum((n + 1) * int(d) for n, d in enumerate(digits))
+    return (10 - weighted % 10) % 10

@@ -11,6 +11,8 @@ import hashlib
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from central.config import bind_address
+from central.embedded.broker import PROTOCOL
 from central.scan.supervisor import LinkSpec
 from central.stations.models import CODE_CHARS_MAX
 
@@ -32,6 +34,16 @@ def scan_device_code(station_code: str) -> str:
     return f"{SCAN_DEVICE_PREFIX}{station_code[:keep]}-{digest}"
 
 
+def agent_broker(mqtt_url: str | None, mqtt_bind: str) -> tuple[str, str]:
+    """(URL, MQTT protocol) of central's broker for an agent on this machine: ZAMIO_MQTT_URL with
+    MQTT 5, or, when unset, the embedded broker of `zamio ingest` at ZAMIO_MQTT_BIND (3.1.1)."""
+    if mqtt_url is not None:
+        return agent_broker_url(mqtt_url), "5"
+    host, port = bind_address(mqtt_bind)
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return agent_broker_url(f"mqtt://{f'[{host}]' if ':' in host else host}:{port}"), PROTOCOL
+
+
 def agent_broker_url(mqtt_url: str) -> str:
     """Central's broker URL as the agent takes it: scheme, host and port; no credentials (the
     agent logs in as its device) and no path."""
@@ -43,7 +55,9 @@ def agent_broker_url(mqtt_url: str) -> str:
     return f"{parts.scheme}://{host}:{port}"
 
 
-def agent_toml(spec: LinkSpec, broker_url: str, password_file: Path, spool_path: Path) -> str:
+def agent_toml(
+    spec: LinkSpec, broker_url: str, password_file: Path, spool_path: Path, protocol: str = "5"
+) -> str:
     """The agent's config file for `spec`; the password stays in `password_file`."""
     lines = [
         "# Written by `zamio scan`; rewritten on every refresh, do not edit.",
@@ -58,6 +72,7 @@ def agent_toml(spec: LinkSpec, broker_url: str, password_file: Path, spool_path:
         "",
         "[uplink]",
         f"url = {toml_string(broker_url)}",
+        f"protocol = {toml_string(protocol)}",
         f"username = {toml_string(spec.device_code)}",
         f"password_file = {toml_string(str(password_file))}",
         f"heartbeat_s = {HEARTBEAT_S}",

@@ -21,7 +21,7 @@ from flask import Flask
 from central.config import redact_url
 from central.extensions import db
 from central.scan import agents, links, status, supervisor
-from central.scan.agent_config import agent_broker_url, agent_toml
+from central.scan.agent_config import agent_broker, agent_toml
 from central.scan.errors import ScanError
 from central.scan.supervisor import Limits, Link, LinkSpec
 
@@ -72,7 +72,8 @@ class Scanner:
         self.forced = forced
         self.refresh_s = refresh_s
         self.rng = rng or random.Random()
-        self.broker_url = agent_broker_url(app.config["ZAMIO"].mqtt_url)
+        settings = app.config["ZAMIO"]
+        self.broker_url, self.protocol = agent_broker(settings.mqtt_url, settings.mqtt_bind)
         self.links: dict[str, Link] = {}
         self.agents: dict[str, agents.AgentProcess] = {}
         self.matches: dict[str, int] = {}
@@ -144,7 +145,9 @@ class Scanner:
         spec = LinkSpec(target.station_code, target.device_code, target.stream_url, version)
         directory = self.state_dir / target.device_code
         directory.mkdir(mode=0o700, exist_ok=True)
-        text = agent_toml(spec, self.broker_url, password_file, directory / SPOOL_FILE)
+        text = agent_toml(
+            spec, self.broker_url, password_file, directory / SPOOL_FILE, self.protocol
+        )
         path = directory / AGENT_CONFIG
         if not path.exists() or path.read_text() != text:
             links.write_private(path, text)

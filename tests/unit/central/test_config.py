@@ -10,12 +10,30 @@ from central.config import Settings, data_dir, load_settings, redact_url
 from central.errors import ConfigError
 
 
-def test_defaults_put_sqlite_in_the_xdg_data_dir() -> None:
-    """With no settings, the database is $XDG_DATA_HOME/zamio/zamio.db."""
+def test_defaults_are_embedded() -> None:
+    """With no settings: SQLite in $XDG_DATA_HOME/zamio/zamio.db, no Redis (jobs inline), no
+    broker URL (ingest runs the embedded broker on 127.0.0.1:1883)."""
     settings = load_settings({"XDG_DATA_HOME": "/srv/data"})
     assert settings.database_url == "sqlite:////srv/data/zamio/zamio.db"
-    assert settings.redis_url == "redis://127.0.0.1:6379/0"
-    assert settings.mqtt_url == "mqtt://127.0.0.1:1883"
+    assert settings.redis_url is None
+    assert settings.mqtt_url is None
+    assert settings.mqtt_bind == "127.0.0.1:1883"
+
+
+def test_an_override_of_none_restores_an_embedded_default() -> None:
+    """An override may unset an optional URL the environment set (the demo does), not others."""
+    settings = load_settings({"ZAMIO_REDIS_URL": "redis://cache"}, {"REDIS_URL": None})
+    assert settings.redis_url is None
+    with pytest.raises(ConfigError, match="override MQTT_BIND: expected str, got NoneType"):
+        load_settings({}, {"MQTT_BIND": None})
+
+
+@pytest.mark.parametrize("bind", ["1883", "localhost:", ":1883", "host:99999", "host:http"])
+def test_a_bind_address_needs_host_and_port(bind: str) -> None:
+    """ZAMIO_MQTT_BIND is host:port; anything else is refused, naming the variable."""
+    with pytest.raises(ConfigError, match="ZAMIO_MQTT_BIND: expected host:port"):
+        load_settings({"ZAMIO_MQTT_BIND": bind})
+    assert load_settings({"ZAMIO_MQTT_BIND": "[::]:1884"}).mqtt_bind == "[::]:1884"
 
 
 def test_data_dir_falls_back_to_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

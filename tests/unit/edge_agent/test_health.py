@@ -122,3 +122,30 @@ def test_event_json_and_snapshot_shares() -> None:
     assert monitor.snapshot()["silence_share"] == 0.5
     monitor.on_audio(measure(tone(1.0), -50.0), 3000)
     assert monitor.snapshot()["silence_share"] == 0.0
+
+
+def test_end_and_stop_say_the_last_seq() -> None:
+    """source_ended and source_stopped carry seq_last, None when no batch was ever spooled."""
+    monitor = SourceMonitor("fm", SETTINGS, now_ms=0)
+    _, at = feed(monitor, tone(1.0), 0)
+    (ended,) = monitor.on_end(at, seq_last=41)
+    assert (ended.kind, ended.detail, ended.at_ms) == ("source_ended", {"seq_last": 41}, at)
+    assert b'"detail":{"seq_last":41}' in ended.to_json("pi-01")
+    fresh = SourceMonitor("fm", SETTINGS, now_ms=0)
+    (stopped,) = fresh.on_stop(5, seq_last=None)
+    assert (stopped.kind, stopped.detail) == ("source_stopped", {"seq_last": None})
+    assert fresh.snapshot()["state"] == "stopped"
+
+
+def test_stop_is_raised_once_and_closes_open_conditions() -> None:
+    """A stop during dead air ends the dead air, raises source_stopped once; an ended source
+    raises no stop at all."""
+    monitor = SourceMonitor("fm", SETTINGS, now_ms=0)
+    _, at = feed(monitor, np.concatenate([tone(1.0), silence(4.0)]), 0)
+    events = monitor.on_stop(at, seq_last=3)
+    assert [e.kind for e in events] == ["dead_air_end", "source_stopped"]
+    assert events[0].detail == {"cause": "audio stopped"}
+    assert monitor.on_stop(at + 1000, seq_last=3) == []
+    ended = SourceMonitor("fm", SETTINGS, now_ms=0)
+    ended.on_end(0, seq_last=0)
+    assert ended.on_stop(1000, seq_last=0) == []

@@ -619,3 +619,29 @@ def test_parse_settings_takes_a_parsed_document() -> None:
     assert isinstance(settings, AgentSettings) and settings.log_level == "error"
     with pytest.raises(SettingsError, match=r"^test\.toml: unknown key 'x' in the top level"):
         parse_settings({**document, "x": 1}, {}, origin="test.toml")
+
+
+def test_uplink_protocol_from_file_and_environment(tmp_path: Path) -> None:
+    """protocol defaults to MQTT 5; "3.1.1" comes from [uplink] or ZAMIO_AGENT_UPLINK_PROTOCOL."""
+    assert load_settings(write(tmp_path, MINIMAL), {}).uplink.protocol == "5"
+    config = write(tmp_path, MINIMAL + '[uplink]\nprotocol = "3.1.1"')
+    assert load_settings(config, {}).uplink.protocol == "3.1.1"
+    environ = {"ZAMIO_AGENT_UPLINK_PROTOCOL": "5"}
+    assert load_settings(config, environ).uplink.protocol == "5"
+
+
+@pytest.mark.parametrize(
+    ("uplink", "environ", "fragment"),
+    [
+        ('protocol = "3.1"', {}, "[uplink] protocol: must be one of 5, 3.1.1, got '3.1'"),
+        ('protocol = "v5"', {}, "must be one of 5, 3.1.1, got 'v5'"),
+        ("protocol = 5", {}, "[uplink] protocol: expected a string, got an integer"),
+        ("", {"ZAMIO_AGENT_UPLINK_PROTOCOL": "311"}, "must be one of 5, 3.1.1, got '311'"),
+    ],
+)
+def test_uplink_protocol_is_checked(
+    tmp_path: Path, uplink: str, environ: dict[str, str], fragment: str
+) -> None:
+    """An MQTT version other than 5 or 3.1.1 is refused, the allowed values named."""
+    (problem,) = problems_of(write(tmp_path, MINIMAL + f"[uplink]\n{uplink}"), environ)
+    assert fragment in problem

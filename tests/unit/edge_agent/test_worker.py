@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -144,3 +145,50 @@ def test_seq_continues_after_a_restart_of_the_agent(tmp_path: Path) -> None:
             worker, _events = run_worker(settings, spool, [ScriptedCapture(audio, "end")])
             worker.run()
         assert [b.seq for b in spooled_batches(spool)] == [0, 1, 2, 3]
+
+
+def test_source_ended_says_the_last_seq(tmp_path: Path) -> None:
+    """The end of a file raises source_ended whose seq_last is the last spooled batch's seq."""
+    audio = chords(9, 25.0, sample_rate_hz=RATE)
+    with Spool(tmp_path / "spool.db", bytes_max=10**8, age_ms_max=10**9) as spool:
+        worker, events = run_worker(settings_for(tmp_path), spool, [ScriptedCapture(audio, "end")])
+        worker.run()
+        seqs = [b.seq for b in spooled_batches(spool)]
+    assert seqs == [0, 1, 2]
+    assert (events[-1].kind, events[-1].detail) == ("source_ended", {"seq_last": 2})
+
+
+def test_stop_spools_the_last_window_then_says_source_stopped(tmp_path: Path) -> None:
+    """Stopping a worker flushes its epoch and raises source_stopped once with that batch's seq;
+    a worker that spooled nothing in this run names the seq an earlier run left in the spool."""
+    audio = chords(10, 15.0, sample_rate_hz=RATE)
+    settings = settings_for(tmp_path, kind="stream")
+    with Spool(tmp_path / "spool.db", bytes_max=10**8, age_ms_max=10**9) as spool:
+        worker, events = run_worker(settings, spool, [ScriptedCapture(audio, "quiet")])
+        worker.start()
+        deadline = time.monotonic() + 10
+        while not spooled_batches(spool) and time.monotonic() < deadline:
+            time.sleep(0.02)  # the first full window is spooled: the capture is quiet now
+        worker.stop()
+        worker.join(10)
+        seqs = [b.seq for b in spooled_batches(spool)]
+        assert seqs == [0, 1]  # the short last window came with the stop
+        assert [e.kind for e in events] == ["stream_up", "source_stopped"]
+        assert events[-1].detail == {"seq_last": 1}
+        again, later = run_worker(settings, spool, [ScriptedCapture(audio[:0], "quiet")])
+        again.start()
+        again.stop()
+        again.join(10)
+    assert [(e.kind, e.detail) for e in later] == [("source_stopped", {"seq_last": 1})]
+
+
+def test_stop_before_any_batch_says_none(tmp_path: Path) -> None:
+    """A source that never spooled a batch stops with seq_last None."""
+    with Spool(tmp_path / "spool.db", bytes_max=10**8, age_ms_max=10**9) as spool:
+        worker, events = run_worker(
+            settings_for(tmp_path), spool, [ScriptedCapture(np.zeros(0, np.float32), "quiet")]
+        )
+        worker.start()
+        worker.stop()
+        worker.join(10)
+    assert [(e.kind, e.detail) for e in events] == [("source_stopped", {"seq_last": None})]

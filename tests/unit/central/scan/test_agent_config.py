@@ -9,6 +9,7 @@ import pytest
 
 from central.scan.agent_config import (
     SPOOL_BYTES_MAX,
+    agent_broker,
     agent_broker_url,
     agent_toml,
     scan_device_code,
@@ -48,6 +49,23 @@ def test_long_station_codes_give_valid_distinct_device_codes() -> None:
 def test_broker_url_drops_credentials_and_path(central_url: str, agent_url: str) -> None:
     """Central's own broker credentials never reach an agent config; TLS stays mqtts."""
     assert agent_broker_url(central_url) == agent_url
+
+
+@pytest.mark.parametrize(
+    ("mqtt_url", "mqtt_bind", "expected"),
+    [
+        ("mqtt://broker.example", "127.0.0.1:1883", ("mqtt://broker.example:1883", "5")),
+        (None, "127.0.0.1:1884", ("mqtt://127.0.0.1:1884", "3.1.1")),
+        (None, "0.0.0.0:1883", ("mqtt://127.0.0.1:1883", "3.1.1")),
+        (None, "[::]:1883", ("mqtt://[::1]:1883", "3.1.1")),
+    ],
+)
+def test_scan_agents_use_the_embedded_broker_when_none_is_configured(
+    mqtt_url: str | None, mqtt_bind: str, expected: tuple[str, str]
+) -> None:
+    """No ZAMIO_MQTT_URL: scan agents connect to `zamio ingest`'s embedded broker, in MQTT 3.1.1,
+    at its bind address (a wildcard address is reached on loopback)."""
+    assert agent_broker(mqtt_url, mqtt_bind) == expected
 
 
 def test_the_agent_accepts_the_config(tmp_path: Path) -> None:

@@ -1,0 +1,43 @@
+"""Jobs without Redis: RQ's synchronous mode on an in-memory Redis of this process.
+
+RQ's `Queue(is_async=False)` runs each job the moment it is enqueued, in the enqueuing thread,
+and still keeps job records in Redis; fakeredis holds them in memory. Jobs enqueued by a job run
+inside it, so the whole chain match_batch -> update_plays -> accrue_royalty runs before the
+first enqueue returns. One lock per process runs one chain at a time: the listener's thread and
+the periodic jobs' thread would otherwise write SQLite (which has no row locks) at once.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from rq import Queue
+from rq.job import Job
+
+from central.queues import QUEUE_NAME
+
+_lock = threading.RLock()  # re-entrant: a job's own enqueues run inside it
+_connection = None
+
+
+class InlineQueue(Queue):
+    """A synchronous queue whose jobs run one at a time in this process."""
+
+    def run_sync(self, job: Job) -> Job:
+        with _lock:
+            return super().run_sync(job)
+
+
+def inline_connection():
+    """This process's in-memory Redis (fakeredis), made once."""
+    global _connection
+    if _connection is None:
+        import fakeredis
+
+        _connection = fakeredis.FakeRedis()
+    return _connection
+
+
+def inline_queue() -> InlineQueue:
+    """The pipeline queue, running jobs inline."""
+    return InlineQueue(QUEUE_NAME, connection=inline_connection(), is_async=False)
