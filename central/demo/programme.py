@@ -95,7 +95,7 @@ SYNTH_CATALOGUE = (
 )
 
 
-def broadcast_plan(tracks: Sequence[str], unregistered: str | None) -> tuple[Segment, ...]:
+def broadcast_plan(tracks: Sequence[str], unregistered: bool) -> tuple[Segment, ...]:
     """About four minutes of radio from the first four `tracks`: talk; a song from its start;
     an ident; a song played 2 % fast; talk; an unregistered song; 20 s of a song (too short to
     count); an ident; a song with the presenter over its intro."""
@@ -107,7 +107,7 @@ def broadcast_plan(tracks: Sequence[str], unregistered: str | None) -> tuple[Seg
         Segment("song", 50.0, b, offset_s=10.0, speed_ratio=1.02),
         Segment("speech", 8.0),
     ]
-    if unregistered is not None:
+    if unregistered:
         plan.append(Segment("song", 30.0, None, offset_s=20.0))
     plan += [
         Segment("song", 20.0, c, offset_s=30.0),

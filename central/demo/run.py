@@ -42,7 +42,7 @@ from central.ledger.queries import account_balance
 from central.ledger.verify import verify
 from central.matching.models import Detection
 from central.monitoring.models import DeviceEvent
-from central.plays.jobs import sweep_plays
+from central.plays.jobs import RESTART_GRACE_MS, sweep_plays
 from central.plays.models import Play
 from central.royalties import rights
 from central.royalties import store as royalty_store
@@ -92,9 +92,7 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None]) -> DemoResult:
     _register(app, options.workdir, catalogue, echo)
     aired = None
     if options.stream_url is None:
-        plan = programme.broadcast_plan(
-            [t.external_id for t in catalogue], None if None not in audio else "unregistered"
-        )
+        plan = programme.broadcast_plan([t.external_id for t in catalogue], None in audio)
         samples, aired_list = programme.render(plan, audio, options.seed)
         source = _write_broadcast(options.workdir, samples, options.readrate)
         aired = tuple(aired_list)
@@ -109,7 +107,7 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None]) -> DemoResult:
             _follow(app, agent, options, echo)
         finally:
             _stop_agent(agent)
-        _settle(app, queue, listener, agent, echo)
+        _settle(app, queue, listener, options.stream_url is not None, echo)
         quarantined = listener.counts["quarantined"]
     with app.app_context():
         result = _collect(app, database_url, catalogue, aired, quarantined)
@@ -132,25 +130,23 @@ def _catalogue(
                             SAMPLE_RATE_HZ, subtype="PCM_16")  # fmt: skip
         echo(f"catalogue {len(programme.SYNTH_CATALOGUE)} synthesised tracks (seed {options.seed})")
         return programme.SYNTH_CATALOGUE, audio
-    files = _music_files(options.music_dir)
+    decoded = {}
+    for path in _music_files(options.music_dir):
+        try:
+            decoded[path] = decode_file(path, SAMPLE_RATE_HZ)
+        except DecodeError as error:  # named, and the demo goes on without it
+            echo(f"          skipped {error}")
+    if not decoded:
+        raise DemoError(f"--music {options.music_dir}: no file could be decoded")
+    files = list(decoded)
     held_out = files.pop() if len(files) >= 5 else None  # aired, never registered
     catalogue = tuple(programme.music_catalogue(files))
-    audio: dict[str | None, np.ndarray] = {}
-    for track in catalogue:
-        audio[track.external_id] = _decode(track.path)
+    audio: dict[str | None, np.ndarray] = {t.external_id: decoded[t.path] for t in catalogue}
     if held_out is not None:
-        audio[None] = _decode(held_out)
+        audio[None] = decoded[held_out]
     note = f"; {held_out.name} is aired but not registered" if held_out else ""
     echo(f"catalogue {len(catalogue)} files from {options.music_dir}{note}")
     return catalogue, audio
-
-
-def _decode(path: Path) -> np.ndarray:
-    """A file's audio at 8 kHz; DemoError naming the file if ffmpeg cannot read it."""
-    try:
-        return decode_file(path, SAMPLE_RATE_HZ)
-    except DecodeError as error:
-        raise DemoError(f"--music: {error}") from None
 
 
 def _music_files(folder: Path) -> list[Path]:
@@ -357,11 +353,13 @@ def _settle(
     app: Flask,
     queue: InlineQueue,
     listener: IngestListener,
-    agent: subprocess.Popen,
+    stopped: bool,
     echo: Callable[[str], None],
 ) -> None:
     """Wait until everything the agent sent is stored, matched and built into plays; then run
-    the periodic sweep once, which closes the plays no later audio can change and accrues them."""
+    the periodic sweep once, which closes the plays no later audio can change and accrues them.
+    An agent that was stopped (a stream) might come back and carry its last play on, so that
+    play closes only after RESTART_GRACE_MS: the demo waits that out."""
     deadline_s = time.monotonic() + SETTLE_S_MAX
     last = None
     while time.monotonic() < deadline_s:
@@ -380,6 +378,10 @@ def _settle(
         time.sleep(POLL_S)
     else:
         echo("  (still settling after a minute: the report shows what is stored so far)")
+    if stopped:
+        echo(f"  waiting {RESTART_GRACE_MS // 1000} s: the plays at the end close once a stopped "
+             "agent has not come back")  # fmt: skip
+        time.sleep(RESTART_GRACE_MS / 1000 + POLL_S)
     queue.enqueue(sweep_plays)
     with app.app_context():
         echo("  " + _progress_line(_progress(db.session)))

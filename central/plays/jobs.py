@@ -27,7 +27,7 @@ from central.monitoring.models import DeviceEvent
 from central.plays import timeline
 from central.plays.models import Play
 from central.stations.models import Station
-from central.times import as_utc
+from central.times import as_utc, ms_of
 from central.worker import worker_app, worker_queue
 from edge_agent.fingerprint import FRAME_MS
 
@@ -36,6 +36,7 @@ logger = logging.getLogger(__name__)
 WINDOW_MS_MAX = 20_000  # no batch window or detection is longer: bounds range queries
 EDGE_MS_MAX = 10_000  # how far a play's edges may reach beyond its detections
 IDS_PER_STATEMENT_MAX = 1000
+RESTART_GRACE_MS = 60_000  # a stopped source's plays wait this long for the agent to come back
 STOP_KINDS = ("source_ended", "source_stopped")  # events whose seq_last no audio follows
 
 
@@ -207,19 +208,20 @@ def close_final_plays(
     ).all()
     for play in sorted(open_plays, key=lambda p: p.start_ms):
         waited = now - as_utc(play.updated_at) >= timedelta(seconds=close_wait_s)
-        if waited or _settled(session, play):
+        if waited or _settled(session, play, ms_of(now)):
             play.closed_at = now
             closed.append(play.id)
     session.flush()
     return closed
 
 
-def _settled(session: Session, play: Play) -> bool:
+def _settled(session: Session, play: Play, now_ms: int) -> bool:
     """Whether some source that heard the play has sent, and had built into plays, all its
     audio from REACH_MS before the play to REACH_MS after it, or up to where its audio stopped
     (a source_ended or source_stopped event whose seq_last is its last window here: no audio
-    follows it). Later batches cannot join the play's group (group_matches never bridges a
-    longer gap) nor merge with it; earlier ones could have started it sooner."""
+    follows it; after a stop, once RESTART_GRACE_MS has passed). Later batches cannot join the
+    play's group (group_matches never bridges a longer gap) nor merge with it; earlier ones
+    could have started it sooner."""
     start_ms = play.start_ms - timeline.REACH_MS
     end_ms = play.end_ms + timeline.REACH_MS
     rows = session.execute(
@@ -252,7 +254,7 @@ def _settled(session: Session, play: Play) -> bool:
         seqs = [w.seq for w in windows]
         before = _built(session, device_id, source_id, min(seqs) - 1)
         after = _built(session, device_id, source_id, max(seqs) + 1)
-        after = after or _stopped_after(session, device_id, source_id, max(seqs))
+        after = after or _stopped_after(session, device_id, source_id, max(seqs), now_ms)
         if timeline.source_settled(windows, start_ms, end_ms, before, after):
             return True
     return False
@@ -273,19 +275,23 @@ def _built(session: Session, device_id: int, source_id: str, seq: int) -> bool:
     )
 
 
-def _stopped_after(session: Session, device_id: int, source_id: str, seq: int) -> bool:
-    """Whether the device said the source's audio stopped after batch `seq` (a few events per
-    source, so their detail is read here rather than in SQL)."""
-    details = session.scalars(
-        select(DeviceEvent.detail_json).where(
+def _stopped_after(session: Session, device_id: int, source_id: str, seq: int, now_ms: int) -> bool:
+    """Whether the device said the source's audio stopped after batch `seq`: the file ended, or
+    capture stopped RESTART_GRACE_MS ago or more (an agent restarted sooner carries on at seq + 1
+    and its windows keep the play open: closing at the stop would split one airing in two). A
+    few events per source, so their detail is read here rather than in SQL."""
+    rows = session.execute(
+        select(DeviceEvent.kind, DeviceEvent.at_ms, DeviceEvent.detail_json).where(
             DeviceEvent.device_id == device_id,
             DeviceEvent.source_id == source_id,
             DeviceEvent.kind.in_(STOP_KINDS),
         )
     )
-    for detail in details:
+    for kind, at_ms, detail in rows:
         seq_last = json.loads(detail).get("seq_last")
-        if type(seq_last) is int and seq_last == seq:  # not True, which equals 1
+        if type(seq_last) is not int or seq_last != seq:  # not True, which equals 1
+            continue
+        if kind == "source_ended" or now_ms - at_ms >= RESTART_GRACE_MS:
             return True
     return False
 

@@ -15,9 +15,10 @@ from central import queues, worker
 from central.extensions import db
 from central.matching.jobs import match_batch
 from central.monitoring.store import EVENT, record_event
-from central.plays.jobs import update_station_plays
+from central.plays.jobs import RESTART_GRACE_MS, update_station_plays
 from central.plays.models import Play
 from central.stations.models import Station
+from central.times import at_ms
 from edge_agent.health import HealthEvent
 from tests.integration.central.broadcast import (
     DEVICE,
@@ -52,11 +53,11 @@ def last_seq(pg_app: Flask, redis_connection: redis.Redis) -> Iterator[int]:
     worker.use_app(None)
 
 
-def build_plays(app: Flask) -> list[bool]:
-    """Run the job's work now; whether each play (in order) is closed."""
+def build_plays(app: Flask, now: datetime | None = None) -> list[bool]:
+    """Run the job's work at `now` (default: now); whether each play (in order) is closed."""
     with app.app_context():
         station_id = db.session.scalar(select(Station.id))
-        update_station_plays(db.session, station_id, datetime.now(UTC), CLOSE_WAIT_S)
+        update_station_plays(db.session, station_id, now or datetime.now(UTC), CLOSE_WAIT_S)
         db.session.commit()
         plays = db.session.scalars(select(Play).order_by(Play.start_ms)).all()
         assert [abs(p.start_ms - START_MS - 5_000) <= 3_000 for p in plays] == [True] * len(plays)
@@ -97,3 +98,12 @@ def test_stop_events_that_do_not_end_the_plays_audio_leave_it_open(
         pg_app, "source_ended", None if seq_offset is None else last_seq + seq_offset, source_id
     )
     assert build_plays(pg_app) == [False]
+
+
+def test_a_stopped_source_gets_a_grace_to_come_back(pg_app: Flask, last_seq: int) -> None:
+    """Right after a stop the play stays open: an agent restarted within RESTART_GRACE_MS
+    carries on at seq_last + 1 and the same airing continues; after the grace it closes."""
+    device_says(pg_app, "source_stopped", last_seq)
+    stopped_ms = START_MS + SHOW_S * 1000
+    assert build_plays(pg_app, at_ms(stopped_ms + RESTART_GRACE_MS - 1000)) == [False]
+    assert build_plays(pg_app, at_ms(stopped_ms + RESTART_GRACE_MS)) == [True]
