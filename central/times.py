@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 _AGE = re.compile(r"^(\d+)\s*([smhd])$")
 _UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+INSTANT_MS_MAX = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last a datetime holds
 EPOCH_MS_DIGITS_MIN = 10  # a bare number with fewer digits is no plausible epoch-ms instant
 
 

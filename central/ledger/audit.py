@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
-from central.ledger import chain
+from central.ledger import balances, chain
 from central.ledger.balances import AccountState, rule_broken
 from central.ledger.money import format_minor
 from central.ledger.transfer import (
@@ -30,8 +30,6 @@ from central.ledger.transfer import (
 )
 
 PROBLEMS_MAX = 200  # listed in a report; the rest are counted
-TOTALS = ("debits_posted_minor", "credits_posted_minor", "debits_pending_minor",
-          "credits_pending_minor")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -54,7 +52,6 @@ class JournalTransfer:
 
 
 EntryRow = tuple[int, str, int]  # (account_id, side, amount_minor), in leg order
-LegTuple = tuple[str, str, int]  # (account_code, side, amount_minor)
 
 
 def _name(t: JournalTransfer) -> str:
@@ -138,7 +135,7 @@ class Audit:
         if chain.chain_hash(t.seq, t.prev_hash, t.content_hash, t.created_at_us) != t.hash:
             self.problem(f"{_name(t)}: its chain hash does not recompute: its row was changed")
 
-    def _legs(self, t: JournalTransfer, entries: Sequence[EntryRow]) -> list[LegTuple] | None:
+    def _legs(self, t: JournalTransfer, entries: Sequence[EntryRow]) -> list[chain.LegTuple] | None:
         """(code, side, amount) per entry, checked for balance and currency; None if unreadable."""
         codes, currencies = self.codes, self.currencies
         if not entries or any(a not in codes for a, _, _ in entries):
@@ -158,7 +155,7 @@ class Audit:
             self.problem(f"{_name(t)}: in {t.currency}, but on accounts of another: {other}")
         return [(codes[a], side, amount) for a, side, amount in entries]
 
-    def _check_links(self, t: JournalTransfer, legs: list[LegTuple]) -> None:
+    def _check_links(self, t: JournalTransfer, legs: list[chain.LegTuple]) -> None:
         """Posts and voids repeat a pending transfer before them; reversals mirror one."""
         resolves = t.state in (POSTED_FROM_PENDING, VOIDED)
         if resolves != (t.pending_id is not None) or t.state not in EFFECTS:
@@ -207,7 +204,7 @@ class Audit:
 
     def _check_account(self, account: AccountState, sums: list[int]) -> None:
         """Its totals are its entries' sums; no pending sum below zero; not below its floor."""
-        for column, stored, summed in zip(TOTALS, account.totals, sums):
+        for column, stored, summed in zip(balances.TOTALS, account.totals, sums):
             if stored != summed:
                 self.problem(f"account {account.code}: {column} {stored} != {summed} from entries")
         if min(sums[2], sums[3]) < 0:

@@ -12,10 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from typing import Any
 
 from central.ledger.errors import BalanceRuleViolation, LedgerInconsistent
 from central.ledger.money import format_minor
 from central.ledger.transfer import CREDIT, DEBIT, EFFECTS, Leg
+
+TOTALS = ("debits_posted_minor", "credits_posted_minor", "debits_pending_minor",
+          "credits_pending_minor")  # fmt: skip  # an account's four totals, as columns
 
 
 @dataclass(frozen=True)
@@ -104,3 +108,12 @@ def rule_broken(account: AccountState) -> bool:
     """True when the account's available balance is below its floor."""
     floor = account.balance_min_minor
     return floor is not None and account.available_minor < floor
+
+
+def account_state(row: Any) -> AccountState:
+    """An AccountState from a ledger_account row (an Account, or a Core result row)."""
+    return AccountState(
+        row.id, row.code, row.currency, row.normal_side, row.balance_min_minor,
+        row.debits_posted_minor, row.credits_posted_minor,
+        row.debits_pending_minor, row.credits_pending_minor,
+    )  # fmt: skip

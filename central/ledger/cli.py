@@ -26,7 +26,6 @@ from central.times import iso_datetime, parse_instant_ms
 ledger_cli = AppGroup("ledger", help="The ledger: accounts, balances, statements, verify.")
 account_cli = AppGroup("account", help="Open ledger accounts and list them.")
 ledger_cli.add_command(account_cli)
-PROBLEMS_SHOWN_MAX = 200
 
 
 @account_cli.command("add")

@@ -59,8 +59,6 @@ from central.ledger.transfer import (
 logger = logging.getLogger(__name__)
 _ACCOUNT = Account.__table__
 _HEAD = ChainHead.__table__
-TOTALS = ("debits_posted_minor", "credits_posted_minor", "debits_pending_minor",
-          "credits_pending_minor")  # fmt: skip
 # Statements built once (building them is most of a posting's CPU time in SQLAlchemy).
 _BY_KEY = select(Transfer.id, Transfer.content_hash).where(
     Transfer.idempotency_key == bindparam("key")
@@ -193,7 +191,7 @@ def _lock_accounts(session: Session, new: Draft) -> dict[str, AccountState]:
     """The transfer's accounts, locked in id order; UnknownAccount, CurrencyMismatch."""
     codes = sorted({leg.account for leg in new.legs})
     rows = session.execute(_LOCK_ACCOUNTS, {"codes": codes}).all()
-    states = {row.code: account_state(row) for row in rows}
+    states = {row.code: balances.account_state(row) for row in rows}
     missing = [code for code in codes if code not in states]
     if missing:
         raise UnknownAccount(f"no account {', '.join(missing)}")
@@ -201,15 +199,6 @@ def _lock_accounts(session: Session, new: Draft) -> dict[str, AccountState]:
     if other:
         raise CurrencyMismatch(f"transfer in {new.currency}, but {', '.join(other)} keep another")
     return states
-
-
-def account_state(row: Any) -> AccountState:
-    """An AccountState from a ledger_account row."""
-    return AccountState(
-        row.id, row.code, row.currency, row.normal_side, row.balance_min_minor,
-        row.debits_posted_minor, row.credits_posted_minor,
-        row.debits_pending_minor, row.credits_pending_minor,
-    )  # fmt: skip
 
 
 def _save_totals(session: Session, states: Iterable[AccountState]) -> None:
@@ -222,7 +211,7 @@ def _save_totals(session: Session, states: Iterable[AccountState]) -> None:
     else:  # SQLite (one writer at a time, the demo): one CASE per column
         values = {
             column: case({s.id: s.totals[i] for s in states}, value=_ACCOUNT.c.id)
-            for i, column in enumerate(TOTALS)
+            for i, column in enumerate(balances.TOTALS)
         }
         session.execute(update(_ACCOUNT).where(_ACCOUNT.c.id.in_(ids)).values(**values))
     for account_id in ids:  # an Account the session holds is stale now

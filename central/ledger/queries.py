@@ -10,7 +10,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from central.ledger.accounts import get_account
-from central.ledger.balances import AccountState
+from central.ledger.balances import account_state
 from central.ledger.errors import QueryRangeError
 from central.ledger.models import Account, Entry, Transfer
 from central.ledger.transfer import MONEY_STATES
@@ -75,11 +75,7 @@ def balance(session: Session, account_code: str) -> AccountBalance:
 
 def account_balance(account: Account) -> AccountBalance:
     """AccountBalance of a loaded account."""
-    state = AccountState(
-        account.id, account.code, account.currency, account.normal_side,
-        account.balance_min_minor, account.debits_posted_minor, account.credits_posted_minor,
-        account.debits_pending_minor, account.credits_pending_minor,
-    )  # fmt: skip
+    state = account_state(account)
     return AccountBalance(
         account.code, account.kind, account.currency, account.normal_side,
         account.balance_min_minor, state.balance_minor, state.available_minor, *state.totals,

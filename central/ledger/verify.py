@@ -12,9 +12,9 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, scoped_session
 
 from central.ledger.audit import Audit, EntryRow, JournalTransfer, Report
+from central.ledger.balances import account_state
 from central.ledger.chain import instant_us
 from central.ledger.models import Account, ChainHead, Entry, Transfer
-from central.ledger.posting import account_state
 
 FETCH_ROWS = 20_000  # rows per round trip of the server-side cursors
 

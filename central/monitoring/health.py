@@ -33,6 +33,7 @@ from central.ingest.validate import (
     check_device,
     parse_topic,
 )
+from central.times import INSTANT_MS_MAX
 
 ONLINE, OFFLINE = "online", "offline"
 STATUS_BYTES_MAX = 64 * 1024  # a heartbeat is about 0.6 kB plus 0.4 kB per source
@@ -53,7 +54,6 @@ EVENT_KINDS = frozenset(
     }
 )
 
-INSTANT_MS_MAX = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last a datetime holds
 INSTANT_FIELDS = frozenset({"sent_ms", "started_ms", "at_ms", "since_ms", "last_audio_ms"})
 NUMBER = (int, float)
 # The heartbeat's parts that central reads, and their types: checked here so that no reader

@@ -23,11 +23,10 @@ from central.errors import QueryError
 from central.matching.models import Detection
 from central.plays.models import Play
 from central.stations.models import Station
-from central.times import iso_datetime, iso_utc, parse_instant_ms
+from central.times import INSTANT_MS_MAX, iso_datetime, iso_utc, parse_instant_ms
 
 DAY_MS = 86_400_000
 RANGE_MS_MAX = 31 * DAY_MS  # widest [since, until) one query may ask for
-INSTANT_MS_MAX = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z, the last instant ISO-8601 shows
 ROW_ID_MAX = 2**31 - 1  # integer primary keys; larger ids exist nowhere
 PLAYS_LIMIT_DEFAULT = 100
 PLAYS_LIMIT_MAX = 1000

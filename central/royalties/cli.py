@@ -102,9 +102,8 @@ def ratecard_list(code: str | None, as_json: bool) -> None:
             f"  composition {r['composition_share_bp'] / 100:g} %"
         )
         for b in r["bands"]:
-            click.echo(
-                f"    band {b['name']}: {_clock(b['start_minute'])}-{_clock(b['end_minute'])}"
-            )
+            start, end = explain.hhmm(b["start_minute"]), explain.hhmm(b["end_minute"])
+            click.echo(f"    band {b['name']}: {start}-{end}")
         for x in r["lines"]:
             click.echo(
                 f"    class {x['station_class']:<6} band {x['band']:<10} {x['basis']:<10}"
@@ -125,10 +124,6 @@ def _card_record(row: Any) -> dict[str, Any]:
         "composition_share_bp": row.composition_share_bp, "platform_fee_bp": row.platform_fee_bp,
         "bands": json.loads(row.bands_json), "lines": json.loads(row.lines_json),
     }  # fmt: skip
-
-
-def _clock(minute: int) -> str:
-    return f"{minute // 60:02d}:{minute % 60:02d}"
 
 
 @shares_cli.command("set")

@@ -16,7 +16,7 @@ def explain_lines(record: dict[str, Any]) -> list[str]:
     play = e["play"]
     lines = [
         f'play {record["play_id"]} at {play["station"]}: {play["track"]} "{play["title"]}",'
-        f" {play['start']} to {play['end']} (local {_clock(play['local_minute'])}"
+        f" {play['start']} to {play['end']} (local {hhmm(play['local_minute'])}"
         f" {play['timezone']})",
         f"accrual {record['state']}: {format_minor(record['amount_minor'], currency)},"
         f" batch {record['batch_id']}"
@@ -72,6 +72,6 @@ def _transfer_lines(transfers: list[dict[str, Any]], currency: str) -> list[str]
     return lines
 
 
-def _clock(minute: int) -> str:
+def hhmm(minute: int) -> str:
     """HH:MM of a minute of the day."""
     return f"{minute // 60:02d}:{minute % 60:02d}"

@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.extensions import db, utc_now
+from central.royalties.accrual import CALLER_KEY_CHARS_MAX as KEY_CHARS_MAX
 
 # Accrual states. posted: the transfer moved the money; held: a pending transfer holds it;
 # released / voided: the hold was posted / voided; unfunded: the station's wallet has a floor the
@@ -29,7 +30,6 @@ POSTED, HELD, RELEASED, VOIDED = "posted", "held", "released", "voided"
 UNFUNDED, BLANKET_WAIT, UNPRICED = "unfunded", "blanket", "unpriced"
 ACCRUAL_STATES = (POSTED, HELD, RELEASED, VOIDED, UNFUNDED, BLANKET_WAIT, UNPRICED)
 PAID_STATES = (POSTED, RELEASED)  # money moved to the parties: its suspense can be claimed
-KEY_CHARS_MAX = 100  # a caller's key for a hold, release, void or claim
 
 
 class RateCardRow(db.Model):

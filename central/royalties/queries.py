@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from central.ledger.models import Account, Transfer
 from central.royalties.errors import AccrualError
 from central.royalties.jobs import find_accrual, play_key
-from central.times import iso_utc
+from central.times import iso_datetime
 
 
 def explain_play(session: Session, play_id: int) -> dict[str, Any]:
@@ -55,7 +55,7 @@ def play_transfers(session: Session, play_id: int) -> list[dict[str, Any]]:
             "key": t.idempotency_key,
             "code": t.code,
             "state": t.state,
-            "created_at": iso_utc(int(t.created_at.timestamp() * 1000)),
+            "created_at": iso_datetime(t.created_at),
             "legs": [
                 {"account": codes[e.account_id], "side": e.side, "amount_minor": e.amount_minor}
                 for e in t.entries

@@ -14,6 +14,7 @@ from central.catalog.models import Track
 from central.errors import StationError
 from central.extensions import utc_now
 from central.ledger.accounts import account_spec, find_account, open_account
+from central.ledger.models import Account
 from central.ledger.transfer import Leg
 from central.royalties import cards
 from central.royalties.accrual import PLATFORM_FEES, SUSPENSE_ACCOUNTS, check_timezone
@@ -184,9 +185,9 @@ def set_station_tariff(
 def open_accounts(session: Session, legs: Iterable[Leg], currency: str) -> None:
     """Open the accounts of a royalty transfer that do not exist yet, each of the kind its code
     says. A station's wallet opened here has no floor: the station is a payable (ARCHITECTURE)."""
-    for code in sorted({leg.account for leg in legs}):
-        if find_account(session, code) is not None:
-            continue
+    codes = {leg.account for leg in legs}
+    known = set(session.scalars(select(Account.code).where(Account.code.in_(codes))))
+    for code in sorted(codes - known):
         if code.startswith("station:"):
             spec = account_spec(code, STATION_WALLET, currency, unbounded=True)
         elif code == PLATFORM_FEES:
