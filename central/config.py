@@ -21,8 +21,6 @@ REDIS_SCHEMES = ("redis", "rediss", "unix")
 MQTT_SCHEMES = ("mqtt", "mqtts")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
-SECRETS = ("api_token",)  # settings shown as *** by Settings.redacted
-OPTIONAL = ("redis_url", "mqtt_url", "api_token")  # None is a value: the embedded default, or off
 API_TOKEN_CHARS_MIN = 32
 # RFC 6750 b64token characters: what fits an `Authorization: Bearer` header unquoted
 API_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/-]+=*")
@@ -153,6 +151,10 @@ def _parse_int(raw: str) -> int:
     return value
 
 
+# Settings kept out of repr (secrets, shown as *** by Settings.redacted), and settings whose
+# default is None (a value: the embedded default, or off).
+SECRETS = tuple(f.name for f in dataclasses.fields(Settings) if not f.repr)
+OPTIONAL = tuple(f.name for f in dataclasses.fields(Settings) if f.default is None)
 _PARSERS = {bool: _parse_bool, int: _parse_int, str: _parse_str}
 _TYPES: dict[str, type] = {
     field.name: {"bool": bool, "int": int}.get(str(field.type), str)

@@ -27,9 +27,9 @@ def settings_queue(redis_url: str | None) -> Queue:
     return pipeline_queue(redis_connection(redis_url))
 
 
-def pipeline_queue(connection: Redis, is_async: bool = True) -> Queue:
-    """The queue the workers take jobs from (is_async=False: RQ runs each job at once, inline)."""
-    return Queue(QUEUE_NAME, connection=connection, is_async=is_async)
+def pipeline_queue(connection: Redis) -> Queue:
+    """The queue the workers take jobs from."""
+    return Queue(QUEUE_NAME, connection=connection)
 
 
 def enqueue_match(queue: Queue, batch_pk: int, pipeline: Pipeline | None = None) -> None:

@@ -78,5 +78,5 @@ class InlineSchedule:
                 func = PERIODIC_JOBS[n][0]
                 try:
                     self.queue.enqueue(func)
-                except Exception:  # a failed run must not end the schedule; the next one retries
+                except Exception:  # enqueueing failed: the schedule goes on, the next run retries
                     logger.exception("schedule: %s failed", func.__name__)

@@ -5,6 +5,7 @@ naive ones, which are UTC)."""
 from __future__ import annotations
 
 import re
+import time
 from datetime import UTC, datetime
 
 _AGE = re.compile(r"^(\d+)\s*([smhd])$")
@@ -43,6 +44,11 @@ def as_utc(moment: datetime) -> datetime:
 def ms_of(moment: datetime) -> int:
     """UTC milliseconds since the epoch (a naive datetime is UTC)."""
     return round(as_utc(moment).timestamp() * 1000)
+
+
+def now_ms() -> int:
+    """The current time in UTC milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
 
 
 def at_ms(ms: int) -> datetime:

@@ -23,7 +23,8 @@ from central.schedule import register_jobs
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
 @with_appcontext
 def worker_command(burst: bool) -> None:
-    """Run pipeline jobs (match_batch, update_plays) until SIGTERM; run several for throughput."""
+    """Run pipeline jobs (match_batch, update_plays, accrue_royalty, rematch_batch) until
+    SIGTERM; run several for throughput."""
     schema.require_current_for_command(db.engine)
     app = current_app._get_current_object()
     connection = queues.redis_connection(_require_redis(app.config["ZAMIO"].redis_url, "worker"))
@@ -41,7 +42,8 @@ def worker_command(burst: bool) -> None:
 @with_appcontext
 def scheduler_command() -> None:
     """Enqueue the periodic jobs (close plays of silent devices, find new tracks in the past,
-    purge expired batches) until SIGTERM. Run one per deployment."""
+    purge expired batches, accrue plays whose job was lost) until SIGTERM. Run one per
+    deployment."""
     schema.require_current_for_command(db.engine)
     redis_url = _require_redis(current_app.config["ZAMIO"].redis_url, "scheduler")
     connection = queues.redis_connection(redis_url)

@@ -16,7 +16,7 @@ from central.extensions import db, utc_now
 from central.plays import queries
 from central.stations import store as stations
 from central.stations.models import Station
-from central.times import iso_utc
+from central.times import iso_utc, now_ms
 
 PLAYS_SPAN_MS_DEFAULT = 86_400_000  # plays of the last 24 h unless since/until say otherwise
 DETECTIONS_SPAN_MS_DEFAULT = 3_600_000  # detections of the last hour
@@ -64,7 +64,7 @@ def station_devices(code: str) -> ResponseReturnValue:
 def station_detections(code: str) -> ResponseReturnValue:
     """The station's detections in [since, until) (default: the last hour), newest first."""
     values = params.check_args(request.args.to_dict(flat=False), DETECTIONS_PARAMS)
-    span = params.time_range(values, _now_ms(), DETECTIONS_SPAN_MS_DEFAULT)
+    span = params.time_range(values, now_ms(), DETECTIONS_SPAN_MS_DEFAULT)
     limit = params.limit(values, queries.DETECTIONS_LIMIT_DEFAULT, queries.DETECTIONS_LIMIT_MAX)
     station = _station(code)
     rows = queries.recent_detections(db.session, station.id, span, limit)
@@ -75,7 +75,7 @@ def station_detections(code: str) -> ResponseReturnValue:
 def station_plays(code: str) -> ResponseReturnValue:
     """The station's plays starting in [since, until) (default: the last 24 h), one page."""
     values = params.check_args(request.args.to_dict(flat=False), PLAYS_PARAMS)
-    span = params.time_range(values, _now_ms(), PLAYS_SPAN_MS_DEFAULT)
+    span = params.time_range(values, now_ms(), PLAYS_SPAN_MS_DEFAULT)
     which = params.play_filter(values)
     limit = params.limit(values, queries.PLAYS_LIMIT_DEFAULT, queries.PLAYS_LIMIT_MAX)
     station = _station(code)
@@ -116,8 +116,3 @@ def _span(span: queries.TimeRange) -> dict[str, Any]:
         "until": iso_utc(span.until_ms),
         "until_ms": span.until_ms,
     }
-
-
-def _now_ms() -> int:
-    """The current UTC time in ms."""
-    return int(utc_now().timestamp() * 1000)

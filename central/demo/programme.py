@@ -16,13 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from central.demo import synth
+from central.plays.aggregate import PLAY_S_MIN
 from central.royalties.splits import iswc_check_digit
 from edge_agent.fingerprint import SAMPLE_RATE_HZ
 
 STATION = "demo-fm"
 STATION_NAME = "Demo FM 101.1"
 DEVICE = "demo-pi"
-PLAY_S_MIN = 30.0  # a play counts from 30 s on air
 NOISE_SNR_DB = 30.0  # the transmitter chain's hiss, below the programme
 TRACK_S = 90.0  # length of a synthesised catalogue track
 UNREGISTERED_BEAT_S = 0.3  # another tempo than the catalogue's, as another song would have

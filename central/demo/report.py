@@ -10,6 +10,7 @@ from central.demo.programme import STATION, STATION_NAME, Aired, DemoTrack
 from central.ledger.audit import Report
 from central.ledger.money import format_minor
 from central.ledger.queries import AccountBalance
+from central.plays.aggregate import PLAY_S_MIN
 from central.plays.timeline import overlap_ms
 
 MATCH_SHARE_MIN = 0.5  # a play is the aired song when they share half the song's airtime
@@ -52,9 +53,9 @@ class ProgrammeCheck:
     """The play log against what was broadcast."""
 
     found: tuple[tuple[Aired, PlayLine], ...]
-    missed: tuple[Aired, ...]  # on air 30 s or more, but no play
+    missed: tuple[Aired, ...]  # on air PLAY_S_MIN or more, but no play
     extra: tuple[PlayLine, ...]  # a play of nothing that was on air
-    brief: tuple[Aired, ...]  # on air under 30 s: rightly no play
+    brief: tuple[Aired, ...]  # on air under PLAY_S_MIN: rightly no play
 
 
 def check_programme(plays: tuple[PlayLine, ...], aired: tuple[Aired, ...]) -> ProgrammeCheck:
@@ -119,8 +120,8 @@ def _check_lines(check: ProgrammeCheck, result: DemoResult) -> list[str]:
     titles = {t.external_id: t.title for t in result.catalogue}
     aired = len(check.found) + len(check.missed)
     lines = [
-        f"Against the programme: {len(check.found)} of {aired} songs aired 30 s or more were "
-        f"found, {len(check.extra)} plays of nothing on air"
+        f"Against the programme: {len(check.found)} of {aired} songs aired {PLAY_S_MIN:.0f} s or"
+        f" more were found, {len(check.extra)} plays of nothing on air"
     ]
     for song, play in check.found:
         lines.append(
@@ -130,8 +131,8 @@ def _check_lines(check: ProgrammeCheck, result: DemoResult) -> list[str]:
     lines += [f"  MISSED  {titles[s.track]}: aired {_clock(s.start_s)}-{_clock(s.end_s)}"
               for s in check.missed]  # fmt: skip
     lines += [f"  EXTRA   play {p.play_id} of {p.title}" for p in check.extra]
-    lines += [f"  brief   {titles[s.track]}: {s.end_s - s.start_s:.0f} s on air, under 30 s:"
-              " rightly no play" for s in check.brief]  # fmt: skip
+    lines += [f"  brief   {titles[s.track]}: {s.end_s - s.start_s:.0f} s on air, under"
+              f" {PLAY_S_MIN:.0f} s: rightly no play" for s in check.brief]  # fmt: skip
     return lines
 
 

@@ -26,6 +26,7 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from central import create_app, queues, worker
+from central.catalog.cli import TRACK_CHECKS
 from central.catalog.importer import FAILED, ManifestEntry, import_entries
 from central.catalog.models import Track
 from central.catalog.near_duplicates import NearDuplicateCheck
@@ -49,6 +50,7 @@ from central.royalties import store as royalty_store
 from central.royalties.models import RoyaltyAccrual
 from central.scan.agent_config import toml_string
 from central.stations import store as stations
+from central.times import now_ms
 from edge_agent.decode import decode_file
 from edge_agent.errors import DecodeError
 from edge_agent.fingerprint import FINGERPRINT_VERSION, FRAME_MS, SAMPLE_RATE_HZ
@@ -175,7 +177,7 @@ def _register(
             db.session,
             entries,
             fingerprint_version=FINGERPRINT_VERSION,
-            track_checks=[NearDuplicateCheck(FINGERPRINT_VERSION)],
+            track_checks=[*TRACK_CHECKS, NearDuplicateCheck(FINGERPRINT_VERSION)],
         )
         for outcome in report.outcomes:
             echo(f"          {outcome.status} {outcome.external_id}: {outcome.message}")
@@ -224,7 +226,7 @@ def _write_broadcast(workdir: Path, samples: np.ndarray, readrate: float) -> dic
     source = {"kind": "file", "path": str(path), "readrate": readrate}
     if readrate == 0:
         duration_ms = len(samples) * 1000 // SAMPLE_RATE_HZ
-        source["start_ms"] = time.time_ns() // 1_000_000 - duration_ms
+        source["start_ms"] = now_ms() - duration_ms
     return source
 
 
@@ -397,13 +399,8 @@ def _collect(
 ) -> DemoResult:
     """Read the play log, balances and the ledger's verdict back from the database."""
     session = db.session
-    origin_ms, batches, frames = session.execute(
-        select(
-            func.min(IngestedBatch.window_start_ms),
-            func.count(IngestedBatch.id),
-            func.coalesce(func.sum(IngestedBatch.window_frames), 0),
-        )
-    ).one()
+    origin_ms = session.scalar(select(func.min(IngestedBatch.window_start_ms)))
+    batches, heard_s = _progress(session)[:2]
     rows = session.execute(
         select(Play, RoyaltyAccrual)
         .outerjoin(RoyaltyAccrual, RoyaltyAccrual.play_id == Play.id)
@@ -432,5 +429,5 @@ def _collect(
     session.rollback()
     return DemoResult(
         database_url, tuple(catalogue), plays, balances, report, aired,
-        frames * FRAME_MS / 1000, batches, quarantined,
+        heard_s, batches, quarantined,
     )  # fmt: skip

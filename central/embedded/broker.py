@@ -36,8 +36,7 @@ class EmbeddedBroker:
     @property
     def url(self) -> str:
         """The mqtt:// URL clients on this machine connect to."""
-        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
-        return f"mqtt://{host}:{self.port}"
+        return local_url(self.host, self.port)
 
     def start(self) -> EmbeddedBroker:
         """Start listening; ConfigError if the address cannot be bound."""
@@ -94,3 +93,10 @@ def free_port(host: str = "127.0.0.1") -> int:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.bind((host, 0))
         return probe.getsockname()[1]
+
+
+def local_url(host: str, port: int) -> str:
+    """mqtt:// URL of a broker listening on host:port, for a client on this machine: a wildcard
+    address is reached on loopback, an IPv6 address in brackets."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"mqtt://[{host}]:{port}" if ":" in host else f"mqtt://{host}:{port}"

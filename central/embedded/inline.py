@@ -3,18 +3,22 @@
 RQ's `Queue(is_async=False)` runs each job the moment it is enqueued, in the enqueuing thread,
 and still keeps job records in Redis; fakeredis holds them in memory. Jobs enqueued by a job run
 inside it, so the whole chain match_batch -> update_plays -> accrue_royalty runs before the
-first enqueue returns. One lock per process runs one chain at a time: the listener's thread and
-the periodic jobs' thread would otherwise write SQLite (which has no row locks) at once.
+first enqueue returns. A job that fails is logged at ERROR and dropped. One lock per process runs
+one chain at a time: the listener's thread and the periodic jobs' thread would otherwise write
+SQLite (which has no row locks) at once.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from rq import Queue
 from rq.job import Job
 
 from central.queues import QUEUE_NAME
+
+logger = logging.getLogger(__name__)
 
 _lock = threading.RLock()  # re-entrant: a job's own enqueues run inside it
 _connection = None
@@ -24,8 +28,15 @@ class InlineQueue(Queue):
     """A synchronous queue whose jobs run one at a time in this process."""
 
     def run_sync(self, job: Job) -> Job:
+        """Run the job now; a failure is logged (RQ's synchronous mode keeps it quiet, in a
+        Redis nobody can requeue from) and dropped: the periodic jobs retry what it left."""
         with _lock:
-            return super().run_sync(job)
+            super().run_sync(job)
+        if job.is_failed:
+            result = job.latest_result()
+            logger.error("job %s failed:\n%s", job.func_name, result.exc_string if result else "")
+            job.delete()
+        return job
 
 
 def inline_connection():

@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import socket
 import threading
-import time
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
@@ -34,6 +33,7 @@ from central.monitoring.store import (
     record_event,
     record_status,
 )
+from central.times import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class IngestListener:
         mqtt_url: str,
         on_stored: Callable[[int], None],
         client_id: str | None = None,
-        clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+        clock_ms: Callable[[], int] = now_ms,
         protocol: str = "5",
     ) -> None:
         self.app = app

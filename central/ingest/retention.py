@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from central.extensions import db
 from central.ingest.models import BatchConflict, IngestedBatch, QuarantinedPayload
 from central.monitoring.models import DeviceEvent
+from central.times import ms_of
 from central.worker import worker_app
 
 logger = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ def purge_expired(session: Session, now: datetime, retention_days: int) -> Purge
     """Delete batches whose window started, and quarantined payloads and device events received,
     before the retention; commits after every chunk."""
     cutoff = now - timedelta(days=retention_days)
-    cutoff_ms = int(cutoff.timestamp() * 1000)
+    cutoff_ms = ms_of(cutoff)
     batches = _purge(
         session, IngestedBatch, IngestedBatch.window_start_ms < cutoff_ms, _drop_conflicts
     )

@@ -13,7 +13,7 @@ import click
 from flask.cli import AppGroup
 
 from central import schema
-from central.extensions import db, utc_now
+from central.extensions import db
 from central.ledger import accounts, posting, queries
 from central.ledger.accounts import KINDS
 from central.ledger.errors import LedgerError
@@ -22,6 +22,7 @@ from central.ledger.money import DEFAULT_CURRENCY, format_minor
 from central.ledger.transfer import Leg, TransferRequest, credit, debit
 from central.ledger.verify import verify
 from central.times import iso_datetime, parse_instant_ms
+from central.times import now_ms as times_now_ms
 
 ledger_cli = AppGroup("ledger", help="The ledger: accounts, balances, statements, verify.")
 account_cli = AppGroup("account", help="Open ledger accounts and list them.")
@@ -250,7 +251,7 @@ def _instant(text: str | None) -> datetime | None:
     """A --since/--until option as an aware UTC datetime."""
     if text is None:
         return None
-    now_ms = int(utc_now().timestamp() * 1000)
+    now_ms = times_now_ms()
     try:
         return datetime.fromtimestamp(parse_instant_ms(text, now_ms) / 1000, UTC)
     except ValueError as error:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 from flask import current_app
 from flask.cli import with_appcontext
@@ -12,6 +10,7 @@ from central import queues, schema, worker
 from central.extensions import db, utc_now
 from central.matching import rematch
 from central.stations import store as stations
+from central.times import now_ms as times_now_ms
 from central.times import parse_instant_ms
 
 
@@ -32,7 +31,7 @@ def rematch_command(since: str, until: str | None, station_code: str | None, whi
     """Enqueue re-matching of the stored batches heard in a time range; `zamio worker` runs it
     and update_plays adds the plays found."""
     schema.require_current_for_command(db.engine)
-    now_ms = time.time_ns() // 1_000_000
+    now_ms = times_now_ms()
     try:
         since_ms = parse_instant_ms(since, now_ms)
         until_ms = parse_instant_ms(until, now_ms) if until else now_ms + 1

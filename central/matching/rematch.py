@@ -24,6 +24,7 @@ from central.ingest.models import IngestedBatch
 from central.matching.jobs import current_index, detection
 from central.matching.matcher import match_window
 from central.matching.models import Detection
+from central.times import ms_of
 from central.worker import worker_app, worker_queue
 from edge_agent.batch import decode_batch
 from edge_agent.fingerprint import Fingerprints
@@ -125,7 +126,7 @@ def rematch_new_tracks() -> int:
         if not track_ids:
             return 0
         now = datetime.now(UTC)
-        since_ms = int(now.timestamp() * 1000) - app.config["ZAMIO"].batch_retention_days * DAY_MS
+        since_ms = ms_of(now) - app.config["ZAMIO"].batch_retention_days * DAY_MS
         count = enqueue_rematch(db.session, worker_queue(), since_ms, 2**62, track_ids)
         mark_rematched(db.session, track_ids, now)
         db.session.commit()

@@ -10,12 +10,13 @@ from flask.cli import with_appcontext
 
 from central import schema
 from central.errors import FingerprintVersionError, QueryError, SchemaError
-from central.extensions import db, utc_now
+from central.extensions import db
 from central.matching.loader import load_index
 from central.plays import queries
 from central.plays.playlog import play_record, playlog
 from central.stations import store as stations
 from central.times import iso_utc
+from central.times import now_ms as times_now_ms
 from edge_agent.errors import DecodeError
 
 
@@ -69,7 +70,7 @@ def plays_command(
 ) -> None:
     """The play log of a station: its plays that start in [--since, --until), oldest first."""
     schema.require_current_for_command(db.engine)
-    now_ms = int(utc_now().timestamp() * 1000)
+    now_ms = times_now_ms()
     try:
         span = queries.parse_time_range(since, until, now_ms, PLAYS_SPAN_MS_DEFAULT)
         which = queries.play_filter(track_external_id=track)

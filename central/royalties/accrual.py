@@ -21,6 +21,7 @@ from central.ledger.transfer import Leg, credit, debit
 from central.royalties.rights import COMPOSITION, MASTER, PoolShares, RightsLine
 from central.royalties.splits import SHARE_BP_TOTAL
 from central.royalties.tariff import BLANKET, PlayFacts, Price, RateCard, band_of, line_for
+from central.times import ms_of
 
 PLATFORM_FEES = "platform:fees"
 SUSPENSE_ACCOUNTS = {COMPOSITION: "suspense:composition", MASTER: "suspense:master"}
@@ -189,7 +190,7 @@ def month_range_ms(month: str, timezone: str) -> tuple[int, int]:
     zone = check_timezone(timezone)
     first = datetime(year, number, 1, tzinfo=zone)
     following = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=zone)
-    return int(first.timestamp() * 1000), int(following.timestamp() * 1000)
+    return ms_of(first), ms_of(following)
 
 
 def caller_key_problem(key: object) -> str | None:

@@ -17,7 +17,7 @@ from sqlalchemy import distinct, func, select
 
 from central import schema
 from central.errors import StationError
-from central.extensions import db, utc_now
+from central.extensions import db
 from central.ledger import queries as ledger_queries
 from central.ledger.cli import statement_record
 from central.ledger.errors import LedgerError
@@ -27,7 +27,7 @@ from central.royalties.blanket import distribute_blanket
 from central.royalties.errors import DocumentError, RoyaltyError
 from central.royalties.models import SuspenseItem
 from central.royalties.queries import explain_play, play_transfers
-from central.times import iso_utc
+from central.times import iso_utc, now_ms
 
 royalty_cli = AppGroup("royalty", help="Royalties: rate cards, shares, accruals, holds, claims.")
 ratecard_cli = AppGroup("ratecard", help="Versions of the tariff: add one, list them.")
@@ -346,7 +346,7 @@ def blanket_command(station_code: str, month: str, pool_text: str, key: str | No
         pool_minor = parse_minor(pool_text, currency)
         done = distribute_blanket(
             db.session, station_code, month, pool_minor, key or f"blanket-{station_code}-{month}",
-            _tariff_code(), jobs.new_batch_id(), int(utc_now().timestamp() * 1000),
+            _tariff_code(), jobs.new_batch_id(), now_ms(),
         )  # fmt: skip
         db.session.commit()
     click.echo(

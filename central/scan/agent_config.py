@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from central.config import bind_address
-from central.embedded.broker import PROTOCOL
+from central.embedded.broker import PROTOCOL, local_url
 from central.scan.supervisor import LinkSpec
 from central.stations.models import CODE_CHARS_MAX
 
@@ -39,9 +39,7 @@ def agent_broker(mqtt_url: str | None, mqtt_bind: str) -> tuple[str, str]:
     MQTT 5, or, when unset, the embedded broker of `zamio ingest` at ZAMIO_MQTT_BIND (3.1.1)."""
     if mqtt_url is not None:
         return agent_broker_url(mqtt_url), "5"
-    host, port = bind_address(mqtt_bind)
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
-    return agent_broker_url(f"mqtt://{f'[{host}]' if ':' in host else host}:{port}"), PROTOCOL
+    return local_url(*bind_address(mqtt_bind)), PROTOCOL
 
 
 def agent_broker_url(mqtt_url: str) -> str:

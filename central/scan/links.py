@@ -8,7 +8,6 @@ first use; its password lives in `<state_dir>/<device>.password` (mode 0600) and
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from central.files import write_private
 from central.matching.models import Detection
 from central.plays.models import Play
 from central.scan.agent_config import scan_device_code
@@ -108,16 +108,6 @@ def ensure_password_file(session: Session, target: Target, state_dir: Path) -> P
     session.commit()
     write_private(path, password + "\n")
     return path
-
-
-def write_private(path: Path, text: str, mode: int = 0o600) -> None:
-    """Write `text` to `path` atomically, the file readable as `mode` says (owner only)."""
-    partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
-    with os.fdopen(fd, "w") as stream:
-        stream.write(text)
-    os.chmod(partial, mode)  # O_CREAT's mode does not apply to a leftover partial file
-    os.replace(partial, path)
 
 
 def last_matches(session: Session, station_codes: Iterable[str], now_ms: int) -> dict[str, int]:

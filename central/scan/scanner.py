@@ -1,9 +1,10 @@
 """The stream-scan supervisor loop: one edge agent process per link, kept running, until stop().
 
 Every refresh_s it reads the links from the database (new stations are scanned, removed stream
-URLs stop their agent); every TICK_S it reaps exited agents, starts due ones and writes the
-status file. The decisions are `supervisor.py`'s; this loop only does what they say. The agents
-need no database: when it is unreachable, they keep running and the refresh is retried.
+URLs stop their agent); every TICK_S it reaps exited agents and starts due ones; it writes the
+status file every STATUS_S, or sooner when something changed. The decisions are
+`supervisor.py`'s; this loop only does what they say. The agents need no database: when it is
+unreachable, they keep running and the refresh is retried.
 """
 
 from __future__ import annotations
@@ -20,10 +21,12 @@ from flask import Flask
 
 from central.config import redact_url
 from central.extensions import db
+from central.files import write_private
 from central.scan import agents, links, status, supervisor
 from central.scan.agent_config import agent_broker, agent_toml
 from central.scan.errors import ScanError
 from central.scan.supervisor import Limits, Link, LinkSpec
+from central.times import now_ms
 
 logger = logging.getLogger(__name__)
 
@@ -34,11 +37,6 @@ ERROR_PAUSE_S = 5.0  # after an unexpected error in a step, before the next one
 LOCK_FILE = "scan.lock"
 AGENT_CONFIG = "agent.toml"
 SPOOL_FILE = "spool.db"
-
-
-def now_ms() -> int:
-    """UTC now in ms."""
-    return time.time_ns() // 1_000_000
 
 
 def lock_state_dir(state_dir: Path) -> IO[str]:
@@ -150,7 +148,7 @@ class Scanner:
         )
         path = directory / AGENT_CONFIG
         if not path.exists() or path.read_text() != text:
-            links.write_private(path, text)
+            write_private(path, text)
         return spec
 
     # -- the processes -----------------------------------------------------------------------
@@ -221,7 +219,7 @@ class Scanner:
             logger.info("station %s: agent stopped (%s)", code, how)
             return
         if ended.state == supervisor.CONFIG_ERROR:
-            then = "it refused its config; not restarted until the station changes"
+            then = "it refused its config; not restarted until the station changes, or in an hour"
         else:
             then = f"{ended.state}, restart in {ended.next_start_s - now_s:.1f} s"
         output = "\n".join(f"    {line}" for line in agent.tail()) or "    (none)"

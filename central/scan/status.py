@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from central.config import redact_url
-from central.scan.links import write_private
+from central.files import write_private
 from central.scan.supervisor import (
     BACKOFF,
     CONFIG_ERROR,
@@ -79,7 +79,7 @@ def _note(link: Link, limits: Limits) -> str | None:
     if link.state == FAILING:
         return f"restarted {limits.restarts_per_hour_max} times within an hour; waits for the hour"
     if link.state == CONFIG_ERROR:
-        return "the agent refused its config; retried when the station changes, or at next start"
+        return "the agent refused its config; retried when the station changes, or in an hour"
     return None
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import click
@@ -12,6 +11,7 @@ from flask.cli import AppGroup
 from central import schema
 from central.errors import StationError
 from central.extensions import db
+from central.files import write_private
 from central.stations import credentials, store
 
 station_cli = AppGroup("station", help="Register stations and list them.")
@@ -124,15 +124,6 @@ def broker_files(passwords: Path, acl: Path, readers: tuple[str, ...]) -> None:
     """Write Mosquitto's password_file and acl_file for the active devices (then reload it)."""
     schema.require_current_for_command(db.engine)
     active = store.devices(db.session, active_only=True)
-    _write_private(passwords, credentials.password_file((d.code, d.password_hash) for d in active))
-    _write_private(acl, credentials.acl_file(((d.code, d.station.code) for d in active), readers))
+    write_private(passwords, credentials.password_file((d.code, d.password_hash) for d in active))
+    write_private(acl, credentials.acl_file(((d.code, d.station.code) for d in active), readers))
     click.echo(f"{len(active)} device(s) written; reload mosquitto (SIGHUP) to apply")
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write a file readable by its owner only, atomically."""
-    partial = path.with_name(path.name + ".partial")
-    fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as stream:
-        stream.write(text)
-    os.replace(partial, path)
