@@ -159,7 +159,7 @@ class Agent:
 
     def _done(self) -> bool:
         """All sources ended and nothing is left to send."""
-        return all(not w.is_alive() for w in self.workers) and self.spool.stats().depth == 0
+        return all(not w.is_alive() for w in self.workers) and self.spool.is_empty()
 
     def _expire(self) -> None:
         dropped = self.spool.expire(now_ms())
@@ -189,7 +189,7 @@ class Agent:
         deadline = time.monotonic() + SHUTDOWN_DRAIN_S_MAX
         while self.uplink.is_connected() and time.monotonic() < deadline:
             try:
-                if self.spool.stats().depth == 0:
+                if self.spool.is_empty():
                     return
             except SpoolError as error:
                 logger.error("agent %s: spool unreadable: %s", self.settings.device_id, error)

@@ -31,9 +31,10 @@ carries 7 bits per byte, low bits first, the high bit set on every byte but the 
 bytes, canonical (no trailing 0x00 continuation byte). Anchors must lie in
 [first_frame, first_frame + window_frames), and first_frame + window_frames <= 2**32 because
 anchor frames are uint32. Columns (all deltas, then all hashes) rather than rows, so the hashes
-decode with one np.frombuffer. Hashes are 3 bytes each when every hash of the batch is below
-2**24 (fingerprint version 2 uses 21 bits), else 4; the encoder picks the smaller. Size: 74 +
-len(device_id) + len(source_id) bytes of overhead plus about 4 bytes per hash (3 + 1 delta).
+decode with a few whole-array numpy operations. Hashes are 3 bytes each when every hash of the
+batch is below 2**24 (fingerprint version 2 uses 21 bits), else 4; the encoder picks the
+smaller. Size: 74 + len(device_id) + len(source_id) bytes of overhead plus about 4 bytes per
+hash (3 + 1 delta).
 Version 1 differed only in having no hash_bytes field (always 4); no agent sends it any more.
 
 Worked example (the golden vector in tests/unit/test_batch.py): device "pi-01", source
@@ -106,7 +107,7 @@ HASHES_PER_BATCH_MAX = 16384  # ~8 per frame at WINDOW_FRAMES_MAX; QUERY yields 
 ID_BYTES_MAX = 64  # device_id and source_id, UTF-8
 BATCH_ID_BYTES = 16
 VARINT_BYTES_MAX = 5
-PAYLOAD_BYTES_MAX = 128 * 1024  # > 73 + 2 * 64 + HASHES_PER_BATCH_MAX * (4 + 2-byte delta)
+PAYLOAD_BYTES_MAX = 128 * 1024  # > 74 + 2 * 64 + HASHES_PER_BATCH_MAX * (4 + 2-byte delta)
 ANCHOR_FRAME_LIMIT = 1 << 32  # anchor frames are uint32: first_frame + window_frames <= this
 
 _HEADER = struct.Struct("<3sBI16sQQqIIiHBB")  # up to hash_bytes
@@ -296,10 +297,12 @@ def _hash_column(hashes: np.ndarray, hash_bytes: int) -> bytes:
 
 def _read_hash_column(payload: bytes, at: int, count: int, hash_bytes: int) -> np.ndarray:
     """uint32 hashes from a column of little-endian hash_bytes-byte integers."""
+    if hash_bytes == 4:
+        return np.frombuffer(payload, "<u4", count, at).astype(np.uint32)
     column = np.frombuffer(payload, np.uint8, count * hash_bytes, at).reshape(count, hash_bytes)
     wide = np.zeros((count, 4), np.uint8)
     wide[:, :hash_bytes] = column
-    return wide.view("<u4").reshape(-1).astype(np.uint32)
+    return wide.view("<u4").reshape(-1).astype(np.uint32, copy=False)
 
 
 def encode_varints(values: np.ndarray) -> bytes:

@@ -15,8 +15,9 @@ starts and once when it ends (the recovery), and into the snapshot the heartbeat
                      at full scale (|x| >= CLIP_LEVEL)
     clipping_end     the share fell to half of clipping_share_max (hysteresis, so it does not flap)
 
-seq_last is the seq of the last batch the source spooled, None if it never spooled one: no
-audio of this agent run follows it, so central can close a play that ends in that batch at once.
+seq_last is the last seq the source used (its batch may have been lost if the spool refused
+it), None if it never used one: no audio of this agent run follows it, so central can close a
+play that ends in that batch at once.
 """
 
 from __future__ import annotations
@@ -178,19 +179,22 @@ class SourceMonitor:
         self.restarts += 1
 
     def on_end(self, now_ms: int, seq_last: int | None) -> list[HealthEvent]:
-        """A file source reached its end; `seq_last` its last spooled batch (None: none ever)."""
-        events = self._end_conditions(now_ms)
-        events.append(self._event("source_ended", now_ms, seq_last=seq_last))
-        self._set_state("ended", now_ms)
-        return events
+        """A file source reached its end; `seq_last` its last seq (None: none ever)."""
+        return self._finish("source_ended", "ended", now_ms, seq_last)
 
     def on_stop(self, now_ms: int, seq_last: int | None) -> list[HealthEvent]:
         """The worker stopped capturing because the agent stops; source_stopped once."""
         if self.state in ("ended", "stopped"):
             return []
+        return self._finish("source_stopped", "stopped", now_ms, seq_last)
+
+    def _finish(
+        self, kind: str, state: str, now_ms: int, seq_last: int | None
+    ) -> list[HealthEvent]:
+        """The source's audio is over: open conditions end, then `kind` says after which seq."""
         events = self._end_conditions(now_ms)
-        events.append(self._event("source_stopped", now_ms, seq_last=seq_last))
-        self._set_state("stopped", now_ms)
+        events.append(self._event(kind, now_ms, seq_last=seq_last))
+        self._set_state(state, now_ms)
         return events
 
     def snapshot(self, reset_period: bool = True) -> dict[str, Any]:

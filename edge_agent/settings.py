@@ -119,7 +119,7 @@ class SpoolSettings:
     """The disk outbox that holds batches while central is out of reach."""
 
     path: Path = Path("/var/lib/zamio/spool.db")
-    bytes_max: int = _limit(100 * 1024 * 1024, 1024 * 1024)  # payload bytes; file ~10 % more
+    bytes_max: int = _limit(100 * 1024 * 1024, 1024 * 1024)  # payload bytes; file ~15-20 % more
     age_s_max: float = _limit(14 * 86400.0, above=0)
     disk_free_bytes_min: int = _limit(16 * 1024 * 1024, 0)  # below: oldest make room for newest
 

@@ -248,6 +248,11 @@ class Spool:
                 self._vacuum_if_free()
             return dropped
 
+    def is_empty(self) -> bool:
+        """Nothing waits to be sent (cheap: no count, no file sizes)."""
+        with self._lock, self._guarded("is_empty"):
+            return self._one("SELECT 1 FROM messages LIMIT 1") is None
+
     def stats(self) -> SpoolStats:
         """Depth, payload bytes, the oldest message, the drop counters and the size on disk."""
         with self._lock, self._guarded("stats"), self._transaction("BEGIN"):

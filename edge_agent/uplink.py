@@ -1,4 +1,4 @@
-"""The uplink: drains the spool to the broker over MQTT 5, QoS 1, and keeps the device's status.
+"""The uplink: drains the spool to the broker over MQTT (5 or 3.1.1), QoS 1; keeps the status.
 
 One thread owns the paho client (paho-mqtt 2.x; MQTT 5, or 3.1.1 with `protocol = "3.1.1"` for a
 broker without MQTT 5 such as central's embedded amqtt). A message leaves the spool only when the
@@ -204,18 +204,13 @@ class Uplink:
     def _new_client(self) -> mqtt.Client:
         """A paho client with credentials, TLS, the last will and our callbacks."""
         s = self.settings
-        client_id = s.client_id or f"zamio-agent-{self.device_id}"
-        if s.protocol == "3.1.1":  # a persistent session; 3.1.1 has no clean_start or expiry
-            client = mqtt.Client(
-                mqtt.CallbackAPIVersion.VERSION2,
-                client_id=client_id,
-                protocol=mqtt.MQTTv311,
-                clean_session=False,
-            )
-        else:
-            client = mqtt.Client(
-                mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-            )
+        v311 = s.protocol == "3.1.1"  # a persistent session; 3.1.1 has no clean_start or expiry
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2,
+            client_id=s.client_id or f"zamio-agent-{self.device_id}",
+            protocol=mqtt.MQTTv311 if v311 else mqtt.MQTTv5,
+            clean_session=False if v311 else None,
+        )
         client.connect_timeout = CONNECT_TIMEOUT_S
         client.max_inflight_messages_set(s.inflight_max + 2)  # + status and goodbye
         if s.username:
@@ -233,20 +228,21 @@ class Uplink:
         client.on_publish = self._on_publish
         return client
 
+    def _session_args(self) -> dict:
+        """MQTT 5's connect arguments for a persistent session (3.1.1 set it on the client)."""
+        if self.settings.protocol == "3.1.1":
+            return {}
+        properties = Properties(PacketTypes.CONNECT)
+        properties.SessionExpiryInterval = self.settings.session_expiry_s
+        return {"clean_start": False, "properties": properties}
+
     def _connect(self, client: mqtt.Client) -> bool:
         """TCP connect and wait for CONNACK; False (with the reason recorded) on failure."""
         s = self.settings
         where = f"{s.host}:{s.port}"
         self._refusal = None
         try:
-            if s.protocol == "3.1.1":
-                client.connect(s.host, s.port, s.keepalive_s)
-            else:
-                properties = Properties(PacketTypes.CONNECT)
-                properties.SessionExpiryInterval = s.session_expiry_s
-                client.connect(
-                    s.host, s.port, s.keepalive_s, clean_start=False, properties=properties
-                )
+            client.connect(s.host, s.port, s.keepalive_s, **self._session_args())
         except (OSError, ssl.SSLError) as error:
             self._report(f"broker unreachable at {where}: {error}")
             return False

@@ -345,3 +345,12 @@ def test_two_openers_of_a_new_file_both_succeed(tmp_path: Path) -> None:
         with ThreadPoolExecutor(2) as pool:
             futures = [pool.submit(open_it, path, barrier) for _ in range(2)]
             assert [f.result() for f in futures] == [0, 0]
+
+
+def test_is_empty_follows_put_and_ack(spool: Spool) -> None:
+    """is_empty (what shutdown and --exit-when-done wait on) is false while a message waits."""
+    assert spool.is_empty()
+    message_id = spool.put("t", b"x", now_ms=0).message_id
+    assert not spool.is_empty()
+    spool.ack(message_id)
+    assert spool.is_empty()
