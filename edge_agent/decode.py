@@ -77,8 +77,9 @@ def decode_file(
 
 def probe_file(path: Path) -> Probe:
     """The container and duration of `path`; DecodeError unless an audio container with audio."""
-    command = [FFPROBE, "-v", "error", *_input_options(), "-show_entries",
-               "format=format_name,duration:stream=codec_type", "-of", "json", "-i", str(path)]  # fmt: skip
+    entries = "format=format_name,duration:stream=codec_type"
+    command = [FFPROBE, "-v", "error", *_input_options(), "-show_entries", entries,
+               "-of", "json", "-i", str(path)]  # fmt: skip
     try:
         result = subprocess.run(command, capture_output=True, check=False, timeout=PROBE_TIMEOUT_S)
     except FileNotFoundError:
@@ -89,7 +90,8 @@ def probe_file(path: Path) -> Probe:
     if refused:
         raise DecodeError(f"{path}: not audio: {_format_of(refused[0])} is no audio container")
     if result.returncode != 0:
-        raise DecodeError(f"{path}: corrupt or undecodable: {_last_line(result.stderr)}")
+        message = _last_line(result.stderr).removeprefix(f"{path}: ")
+        raise DecodeError(f"{path}: corrupt or undecodable: {message}")
     return _parse_probe(path, result.stdout)
 
 
