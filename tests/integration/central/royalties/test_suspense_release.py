@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from central.extensions import db
 from central.ledger.models import Transfer
-from central.ledger.money import split_minor
+from central.ledger.money import format_minor, split_minor
 from central.royalties.models import SuspenseItem
 from central.royalties.store import find_track
 from central.royalties.suspense import RELEASE_CODE
@@ -69,9 +69,8 @@ def test_no_code_suspense_is_listed_and_claimed_by_track(
     claimed = ok(pg_runner, "royalty", "claim", "--track", "T1", "--account", WRITER,
                  "--key", "k1")  # fmt: skip
     assert (
-        f"track T1 (composition+master): GHS 0.{total:02d} of 6 plays moved to {WRITER}"
-        in (claimed)
-        or f"of 6 plays moved to {WRITER}" in claimed
+        f"track T1 (composition+master): {format_minor(total, 'GHS')} of 6 suspense items"
+        f" moved to {WRITER}" in claimed
     )
     again = ok(pg_runner, "royalty", "claim", "--track", "T1", "--account", WRITER, "--key", "k1")
     assert again.split("(transfer")[1] == claimed.split("(transfer")[1]
