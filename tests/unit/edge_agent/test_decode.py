@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
+import io
+import subprocess
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
-
-import io
-import subprocess
-import tracemalloc
 
 from edge_agent.decode import (
     MIN_DURATION_S,
