@@ -16,6 +16,7 @@ from central.catalog import cli as catalog_cli
 from central.catalog import store
 from central.cli import cli
 from central.extensions import db
+from central.ledger.accounts import account_spec, open_account
 from edge_agent.decode import decode_file
 from edge_agent.fingerprint import FINGERPRINT_VERSION, REFERENCE, fingerprint
 from tests import synth
@@ -207,3 +208,34 @@ def test_plain_progress_is_due_by_time_or_count() -> None:
         "import: 80/120 (80 registered)",
         "import: 120/120 (120 registered)",
     ]
+
+
+def test_manifest_shares_are_filed_or_fail_their_entry(
+    runner: FlaskCliRunner, songs: dict[str, Path], tmp_path: Path
+) -> None:
+    """Shares in a manifest are stored with the new track; shares the store refuses (a party
+    whose account is of another kind) fail that entry alone and leave no track behind."""
+    with runner.app.app_context():
+        open_account(db.session, account_spec("artist:kofi:earnings", "rights_holder_earnings"))
+        db.session.commit()
+
+    def master(party: str) -> dict:
+        return {"master": {"isrc": "GH-A01-26-00001", "shares": [
+            {"party": party, "role": "performer", "share_bp": 10_000}]}}  # fmt: skip
+
+    tracks = [
+        {"id": "song-a", "path": "a.wav", "shares": master("artist:ama:earnings")},
+        {"id": "song-b", "path": "b.wav", "shares": master("artist:kofi:earnings")},
+    ]
+    result = runner.invoke(
+        cli, ["catalog", "import", str(synth.write_manifest(tmp_path / "m.json", tracks))]
+    )
+    assert result.exit_code == 1, result.output
+    assert (
+        "failed song-b: shares refused: track song-b, master: account artist:kofi:earnings is a"
+        " rights_holder_earnings, not artist_earnings" in result.stdout
+    )
+    shown = runner.invoke(cli, ["royalty", "shares", "show", "song-a", "--json"])
+    assert json.loads(shown.stdout)["master"]["shares"][0]["party"] == "artist:ama:earnings"
+    with runner.app.app_context():
+        assert store.find_by_external_id(db.session, "song-b") is None
