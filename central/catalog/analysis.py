@@ -1,4 +1,11 @@
-"""Analysis of one reference file: decode, hash the PCM, fingerprint; runs in worker processes."""
+"""Analysis of one reference file: decode, hash the PCM, fingerprint; runs in worker processes.
+
+A track must carry enough fingerprint information to be identified on air: at least
+DISTINCT_HASHES_PER_S_MIN distinct REFERENCE hashes per second of audio. Synthesised music and
+speech give 17-40 per second (the demo's 5 s songs about 18); a pure tone repeats the same few
+landmarks (a 5 s 440 Hz sine: 4.4 per second, 30 s of it: 0.7), a jingle of bare tones none.
+Such audio is refused as `too_few_landmarks`: it would match anything tonal, or nothing.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +17,12 @@ from pathlib import Path
 import numpy as np
 import xxhash
 
-from edge_agent.decode import decode_file
+from edge_agent.decode import TRACK_DURATION_S_MAX, decode_file
 from edge_agent.errors import DecodeError
 from edge_agent.fingerprint import REFERENCE, SAMPLE_RATE_HZ, Fingerprints, fingerprint
+
+DISTINCT_HASHES_PER_S_MIN = 8.0  # below: a tone or a hum, not identifiable (module docstring)
+TOO_FEW_LANDMARKS = "too_few_landmarks"
 
 
 @dataclass(frozen=True)
@@ -41,13 +51,24 @@ def content_hash(samples: np.ndarray) -> str:
 def analyse_file(path: Path) -> Analysis | str:
     """The Analysis of the file at `path`, or the reason it cannot be registered."""
     try:
-        samples = decode_file(path, sample_rate_hz=SAMPLE_RATE_HZ)
+        samples = decode_file(path, SAMPLE_RATE_HZ, duration_s_max=TRACK_DURATION_S_MAX)
     except DecodeError as error:
         return str(error)
     analysis = analyse_samples(samples)
-    if len(analysis.fingerprints) == 0:
-        return f"{path}: no fingerprints: the audio has no distinct spectral peaks"
-    return analysis
+    problem = landmark_problem(analysis.fingerprints, analysis.duration_ms)
+    return f"{path}: {problem}" if problem else analysis
+
+
+def landmark_problem(fingerprints: Fingerprints, duration_ms: int) -> str | None:
+    """Why reference `fingerprints` of `duration_ms` of audio cannot identify it, or None."""
+    assert duration_ms > 0, duration_ms
+    per_s = len(np.unique(fingerprints.hashes)) * 1000 / duration_ms
+    if per_s >= DISTINCT_HASHES_PER_S_MIN:
+        return None
+    return (
+        f"{TOO_FEW_LANDMARKS}: {per_s:.1f} distinct hashes per second, need at least"
+        f" {DISTINCT_HASHES_PER_S_MIN:g} (a pure tone or a hum is not identifiable music)"
+    )
 
 
 def analyse_files(paths: Iterable[Path], workers: int) -> Iterator[Analysis | str]:

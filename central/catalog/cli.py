@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import sys
+import time
+from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -20,6 +23,9 @@ from edge_agent.fingerprint import FINGERPRINT_VERSION
 # Checks run on each newly registered track, in order (near-duplicates are checked after these).
 TRACK_CHECKS: list[TrackCheck] = []
 
+PROGRESS_INTERVAL_S = 10.0  # off a terminal: an `import: N/total` line at most this often,
+PROGRESS_EVERY_TRACKS = 50  # or after this many more tracks, and after the last
+
 catalog_cli = AppGroup("catalog", help="Register reference tracks and list the catalogue.")
 
 
@@ -33,25 +39,88 @@ catalog_cli = AppGroup("catalog", help="Register reference tracks and list the c
     help="Processes that decode and fingerprint in parallel.",
 )
 def import_command(manifest: Path, workers: int) -> None:
-    """Decode, fingerprint and register every track of MANIFEST (.json or .csv)."""
+    """Decode, fingerprint and register every track of MANIFEST (.json or .csv); exit 1 when
+    any entry failed (after the summary)."""
     try:
-        entries = importer.read_manifest(manifest)
+        read = importer.read_manifest(manifest)
         schema.require_current(db.engine)
     except (ManifestError, SchemaError) as error:
         raise click.ClickException(str(error)) from None
-    with click.progressbar(length=len(entries), label="importing", file=sys.stderr) as bar:
+    rejected = importer.rejected_outcomes(read)
+    total = len(read.entries) + len(rejected)
+    with _progress(total, len(rejected)) as progress:
         report = importer.import_entries(
             db.session,
-            entries,
+            read.entries,
             fingerprint_version=FINGERPRINT_VERSION,
             workers=workers,
             track_checks=[*TRACK_CHECKS, NearDuplicateCheck(FINGERPRINT_VERSION)],
-            on_outcome=lambda outcome: bar.update(1),
+            on_outcome=progress.update,
         )
-    for outcome in report.outcomes:
+    outcomes = rejected + report.outcomes
+    for outcome in outcomes:
         click.echo(f"{outcome.status} {outcome.external_id}: {outcome.message}")
-    counts = [f"{report.count(s)} {s}" for s in (importer.REGISTERED, importer.SKIPPED)]
-    click.echo(f"summary: {', '.join(counts)}, {report.count(importer.FAILED)} failed")
+    counts = Counter(outcome.status for outcome in outcomes)
+    click.echo(
+        f"summary: {counts[importer.REGISTERED]} registered, {counts[importer.SKIPPED]} skipped,"
+        f" {counts[importer.FAILED]} failed"
+    )
+    if counts[importer.FAILED]:
+        click.get_current_context().exit(1)
+
+
+class PlainProgress:
+    """Progress off a terminal: `import: N/total (...)` lines every PROGRESS_INTERVAL_S seconds
+    or PROGRESS_EVERY_TRACKS tracks, and once all are done."""
+
+    def __init__(
+        self, total: int, done: int = 0, echo: Callable[[str], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:  # fmt: skip
+        self.total, self.done, self.counts = total, done, Counter[str]()
+        self.echo = echo or (lambda line: click.echo(line, err=True))
+        self.clock = clock
+        self._shown_at, self._shown_done = clock(), done
+
+    def update(self, outcome: importer.Outcome) -> None:
+        """Count one outcome; print a line when one is due."""
+        self.done += 1
+        self.counts[outcome.status] += 1
+        due = self.clock() - self._shown_at >= PROGRESS_INTERVAL_S
+        if due or self.done - self._shown_done >= PROGRESS_EVERY_TRACKS or self.done == self.total:
+            self._shown_at, self._shown_done = self.clock(), self.done
+            counts = ", ".join(f"{n} {status}" for status, n in sorted(self.counts.items()))
+            self.echo(f"import: {self.done}/{self.total} ({counts})")
+
+    def __enter__(self) -> PlainProgress:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+
+class _BarProgress:
+    """Progress on a terminal: click's progress bar, moved by one per outcome."""
+
+    def __init__(self, total: int, done: int) -> None:
+        self._bar = click.progressbar(length=total, label="importing", file=sys.stderr)
+        self._done = done
+
+    def update(self, outcome: importer.Outcome) -> None:
+        self._bar.update(1)
+
+    def __enter__(self) -> _BarProgress:
+        self._bar.__enter__()
+        self._bar.update(self._done)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.__exit__(*exc)
+
+
+def _progress(total: int, done: int) -> PlainProgress | _BarProgress:
+    """A progress bar on a terminal, plain lines otherwise (a log, a pipe, CI)."""
+    return _BarProgress(total, done) if sys.stderr.isatty() else PlainProgress(total, done)
 
 
 @catalog_cli.command("list")

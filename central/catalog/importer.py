@@ -1,44 +1,32 @@
-"""Catalogue import: parse a manifest (JSON or CSV), then analyse and register each track."""
+"""Catalogue import: analyse and register each entry of a manifest (manifest.py), with the
+rights shares it gives, one commit per track."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy.orm import Session
 
 from central.catalog import store
 from central.catalog.analysis import Analysis, analyse_files
-from central.catalog.models import EXTERNAL_ID_CHARS_MAX, TEXT_CHARS_MAX, Track
-from central.errors import ManifestError
+from central.catalog.manifest import (  # noqa: F401 (parse_*, read_manifest: used via importer)
+    Manifest,
+    ManifestEntry,
+    parse_csv,
+    parse_json,
+    read_manifest,
+)
+from central.catalog.models import Track
+from central.royalties.errors import SharesError
+from central.royalties.store import set_track_shares
 from edge_agent.fingerprint import Fingerprints
-
-COLUMNS = ("id", "path", "title", "artist", "isrc")
-PROBLEMS_SHOWN_MAX = 20  # a manifest with more problems lists the first 20 and counts the rest
-ISRC_PATTERN = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
 
 REGISTERED, SKIPPED, FAILED = "registered", "skipped", "failed"
 
 # A per-track check run after a track is registered (e.g. near-duplicate detection): it may add
 # rows to the session and returns notes to print. Pass checks to `import_entries`.
 TrackCheck = Callable[[Session, Track, Fingerprints], Iterable[str]]
-
-
-@dataclass(frozen=True)
-class ManifestEntry:
-    """One track of a manifest, its path resolved against the manifest's folder."""
-
-    external_id: str
-    path: Path
-    title: str
-    artist: str | None = None
-    isrc: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,107 +49,12 @@ class ImportReport:
         return sum(1 for outcome in self.outcomes if outcome.status == status)
 
 
-def read_manifest(path: Path) -> list[ManifestEntry]:
-    """Read a .json or .csv manifest; ManifestError names every problem found."""
-    if path.suffix.lower() not in (".json", ".csv"):
-        raise ManifestError(f"{path}: unknown manifest format: expected a .json or .csv file")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as error:
-        raise ManifestError(f"{path}: cannot read manifest: {error}") from None
-    parse = parse_csv if path.suffix.lower() == ".csv" else parse_json
-    return parse(text, path.resolve().parent, str(path))
-
-
-def parse_json(text: str, base_dir: Path, source: str = "manifest") -> list[ManifestEntry]:
-    """Entries of a JSON manifest {"tracks": [{"id", "path", "title"?, "artist"?, "isrc"?}]}."""
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ManifestError(f"{source}: invalid JSON: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("tracks"), list):
-        raise ManifestError(f'{source}: expected an object with a "tracks" list')
-    records = [(f"track {i}", record) for i, record in enumerate(document["tracks"])]
-    return _entries(records, base_dir, source)
-
-
-def parse_csv(text: str, base_dir: Path, source: str = "manifest") -> list[ManifestEntry]:
-    """Entries of a CSV manifest with a header row naming at least the id and path columns."""
-    reader = csv.DictReader(io.StringIO(text, newline=""))
-    missing = [c for c in ("id", "path") if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ManifestError(f"{source}: CSV header lacks column(s): {', '.join(missing)}")
-    try:
-        records = [(f"line {reader.line_num}", _csv_record(row)) for row in reader]
-    except csv.Error as error:
-        raise ManifestError(f"{source}: invalid CSV at line {reader.line_num}: {error}") from None
-    return _entries(records, base_dir, source)
-
-
-def _csv_record(row: dict[str | None, Any]) -> dict[str, Any]:
-    """A CSV row as a JSON-like record: known columns only, empty cells as None."""
-    return {c: (row.get(c) or "").strip() or None for c in COLUMNS}
-
-
-def _entries(
-    records: Sequence[tuple[str, Any]], base_dir: Path, source: str
-) -> list[ManifestEntry]:
-    """Validate every record; raise one ManifestError listing all problems."""
-    entries, problems = [], []
-    for where, record in records:
-        try:
-            entries.append(_entry(record, base_dir))
-        except ValueError as error:
-            problems.append(f"{where}: {error}")
-    if problems:
-        shown = problems[:PROBLEMS_SHOWN_MAX]
-        if len(problems) > len(shown):
-            shown.append(f"... and {len(problems) - len(shown)} more")
-        raise ManifestError(f"{source}: invalid entries:\n" + "\n".join(f"  {p}" for p in shown))
-    return entries
-
-
-def _entry(record: Any, base_dir: Path) -> ManifestEntry:
-    """One validated entry; ValueError says what is wrong with `record`."""
-    if not isinstance(record, dict):
-        raise ValueError("expected an object")
-    external_id = _text(record, "id", EXTERNAL_ID_CHARS_MAX, required=True, allow_int=True)
-    path = Path(_text(record, "path", 4096, required=True)).expanduser()
-    return ManifestEntry(
-        external_id=external_id,
-        path=path if path.is_absolute() else base_dir / path,
-        title=_text(record, "title", TEXT_CHARS_MAX) or path.stem,
-        artist=_text(record, "artist", TEXT_CHARS_MAX),
-        isrc=_isrc(_text(record, "isrc", 32)),
+def rejected_outcomes(manifest: Manifest) -> tuple[Outcome, ...]:
+    """A FAILED outcome per entry the manifest refused, saying where it is and why."""
+    return tuple(
+        Outcome(r.external_id or r.where, FAILED, f"manifest {r.where}: {r.reason}")
+        for r in manifest.rejected
     )
-
-
-def _text(
-    record: dict[str, Any], key: str, chars_max: int, required: bool = False, allow_int=False
-) -> Any:
-    """record[key] as a stripped non-empty string, or None if optional and absent."""
-    value = record.get(key)
-    if allow_int and isinstance(value, int) and not isinstance(value, bool):
-        value = str(value)
-    if value is None or (isinstance(value, str) and not value.strip()):
-        if required:
-            raise ValueError(f'"{key}" is missing')
-        return None
-    if not isinstance(value, str):
-        raise ValueError(f'"{key}" must be a string, not {type(value).__name__}')
-    if len(value.strip()) > chars_max:
-        raise ValueError(f'"{key}" is longer than {chars_max} characters')
-    return value.strip()
-
-
-def _isrc(value: str | None) -> str | None:
-    """An ISRC without separators, upper case; ValueError if it is not one."""
-    if value is None:
-        return None
-    compact = re.sub(r"[-\s]", "", value).upper()
-    if not ISRC_PATTERN.fullmatch(compact):
-        raise ValueError(f'"isrc" {value!r} is not an ISRC (CC-XXX-YY-NNNNN)')
-    return compact
 
 
 def import_entries(
@@ -212,11 +105,18 @@ def _record(
         title=entry.title,
         artist=entry.artist,
         isrc=entry.isrc,
+        iswc=entry.iswc,
         duration_ms=result.duration_ms,
         content_hash=result.content_hash,
         fingerprints=result.fingerprints,
         fingerprint_version=fingerprint_version,
     )
+    try:  # before the checks: a refused entry must leave nothing in their state
+        for pool in entry.shares:
+            set_track_shares(session, track.id, pool)
+    except SharesError as error:
+        session.rollback()
+        return Outcome(entry.external_id, FAILED, f"shares refused: {error}")
     notes = [note for check in track_checks for note in check(session, track, result.fingerprints)]
     session.commit()
     summary = f"{len(result.fingerprints)} hashes, {format_duration(result.duration_ms)}"

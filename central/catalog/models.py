@@ -23,6 +23,7 @@ class Track(db.Model):
     title: Mapped[str] = mapped_column(String(TEXT_CHARS_MAX))
     artist: Mapped[str | None] = mapped_column(String(TEXT_CHARS_MAX))
     isrc: Mapped[str | None] = mapped_column(String(12))
+    iswc: Mapped[str | None] = mapped_column(String(11))  # normalized, e.g. T0345246801
     duration_ms: Mapped[int] = mapped_column(Integer)
     content_hash: Mapped[str] = mapped_column(String(16), unique=True)  # xxh64 hex of the PCM
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

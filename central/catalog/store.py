@@ -38,6 +38,7 @@ def register_track(
     content_hash: str,
     fingerprints: Fingerprints,
     fingerprint_version: int,
+    iswc: str | None = None,
 ) -> Track:
     """Add a track and its fingerprints to `session` and flush; the caller commits."""
     track = Track(
@@ -45,6 +46,7 @@ def register_track(
         title=title,
         artist=artist,
         isrc=isrc,
+        iswc=iswc,
         duration_ms=duration_ms,
         content_hash=content_hash,
     )

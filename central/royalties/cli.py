@@ -21,6 +21,7 @@ from central.extensions import db
 from central.ledger import queries as ledger_queries
 from central.ledger.cli import statement_record
 from central.ledger.errors import LedgerError
+from central.ledger.models import Transfer
 from central.ledger.money import format_minor, parse_minor
 from central.royalties import cards, explain, holds, jobs, rights, store, suspense
 from central.royalties.blanket import distribute_blanket
@@ -136,14 +137,19 @@ def shares_set(track_external_id: str, path: Path) -> None:
         if problems:
             raise DocumentError(f"{path}: not a shares document", problems)
         track = store.find_track(db.session, track_external_id)
-        for pool in pools:
-            store.set_track_shares(db.session, track.id, pool)
+        releases = suspense.set_shares(db.session, track.id, pools)
         db.session.commit()
     for pool in pools:
         unclaimed = sum(1 for line in pool.lines if line.party is None)
         click.echo(
             f"track {track_external_id} {pool.pool} {pool.work_code}: {len(pool.lines)} shares"
             f" ({unclaimed} unclaimed)"
+        )
+    for r in releases:
+        click.echo(
+            f"track {track_external_id} {r.pool}: past suspense of {r.items} items released:"
+            f" {r.amount_minor} minor to the owners, {r.kept_minor} kept under {r.work_code}"
+            + (f" (transfer {r.transfer_id})" if r.transfer_id else "")
         )
 
 
@@ -256,20 +262,49 @@ def void_command(play_id: int, key: str | None) -> None:
 
 
 @royalty_cli.command("claim")
-@click.argument("work_code", metavar="WORK_CODE")
+@click.argument("work_code", metavar="[WORK_CODE]", required=False)
+@click.option("--track", "track_id", metavar="TRACK", help="Claim a track's suspense instead "
+              "(its external id): money kept with no code, or all of the track's.")  # fmt: skip
+@click.option("--pool", type=click.Choice(rights.POOLS), help="With --track: only this pool.")
 @click.option("--account", required=True, help="The claimant's earnings account code.")
-@click.option("--key", help="Idempotency key (default: one per claim of the work).")
-def claim_command(work_code: str, account: str, key: str | None) -> None:
-    """Release a work's suspense (ISWC or ISRC) to its claimant."""
+@click.option("--key", help="Idempotency key (default: one per claim of the work or track).")
+def claim_command(
+    work_code: str | None, track_id: str | None, pool: str | None, account: str, key: str | None
+) -> None:
+    """Release a work's suspense (ISWC or ISRC), or a track's (--track), to its claimant."""
+    if (work_code is None) == (track_id is None):
+        raise click.UsageError("give a WORK_CODE or --track TRACK (one of them)")
+    if pool is not None and track_id is None:
+        raise click.UsageError("--pool goes with --track")
     with _errors():
-        claim = suspense.claim_suspense(
-            db.session, work_code, account, key or _claim_key(work_code)
-        )
+        if track_id is not None:
+            claim = suspense.claim_track_suspense(
+                db.session, track_id, account, key or _track_claim_key(track_id), pool
+            )
+            what, unit = f"track {track_id} ({claim.pool})", "suspense items"
+        else:
+            assert work_code is not None
+            claim = suspense.claim_suspense(
+                db.session, work_code, account, key or _claim_key(work_code)
+            )
+            what, unit = claim.work_code, "plays"
         db.session.commit()
     click.echo(
-        f"{claim.work_code}: {format_minor(claim.amount_minor, claim.currency)} of"
-        f" {claim.items} plays moved to {claim.party} (transfer {claim.transfer_id})"
+        f"{what}: {format_minor(claim.amount_minor, claim.currency)} of"
+        f" {claim.items} {unit} moved to {claim.party} (transfer {claim.transfer_id})"
     )
+
+
+def _track_claim_key(external_id: str) -> str:
+    """cli-track-<track id>-<claims of the track so far>."""
+    track = store.find_track(db.session, external_id)
+    claims = db.session.scalar(
+        select(func.count(Transfer.id)).where(
+            Transfer.code == suspense.CLAIM_CODE,
+            Transfer.idempotency_key.like(f"royalty:claim:cli-track-{track.id}-%"),
+        )
+    )
+    return f"cli-track-{track.id}-{claims}"
 
 
 def _claim_key(work_code: str) -> str:
@@ -296,8 +331,9 @@ def suspense_command(as_json: bool) -> None:
         click.echo(json.dumps([w.__dict__ for w in works], indent=2))
         return
     for w in works:
+        code = w.work_code or f"(no code) track {w.track}"
         click.echo(
-            f"{w.pool:<12} {w.work_code or '(no code)':<14} claimable {w.claimable_minor:>10}"
+            f"{w.pool:<12} {code:<14} claimable {w.claimable_minor:>10}"
             f"  held {w.held_minor:>10} minor"
         )
 

@@ -127,6 +127,8 @@ def _share_problems(session: Session, track: Track, shares: PoolShares) -> list[
         problems.append(str(error))
     if shares.pool == "master" and track.isrc and _isrc_or_none(track.isrc) != shares.work_code:
         problems.append(f"ISRC {shares.work_code} is not the track's ({track.isrc})")
+    if shares.pool == "composition" and track.iswc and track.iswc != shares.work_code:
+        problems.append(f"ISWC {shares.work_code} is not the track's ({track.iswc})")
     for party in sorted({x.party for x in shares.lines if x.party is not None}):
         account = find_account(session, party)
         if account is not None and account.kind != party_kind(party):
@@ -157,8 +159,12 @@ def track_shares(session: Session, track_id: int) -> dict[str, PoolShares]:
 
 
 def fallback_codes(track: Track) -> dict[str, str | None]:
-    """The work codes of a track's pools when it has no shares on file: its ISRC, if valid."""
-    return {"composition": None, "master": _isrc_or_none(track.isrc) if track.isrc else None}
+    """The work codes of a track's pools when it has no shares on file: its ISWC (from the
+    manifest) and its ISRC, if valid; None: its suspense is claimed by track."""
+    return {
+        "composition": track.iswc,
+        "master": _isrc_or_none(track.isrc) if track.isrc else None,
+    }
 
 
 def set_station_tariff(

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import io
+import subprocess
+import tracemalloc
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from edge_agent.decode import MIN_DURATION_S, check_audio, decode_file, rms_dbfs
+from edge_agent.decode import (
+    MIN_DURATION_S,
+    PIPE_CHUNK_BYTES,
+    TRACK_DURATION_S_MAX,
+    _read_at_most,
+    check_audio,
+    decode_file,
+    probe_file,
+    rms_dbfs,
+)
 from edge_agent.errors import DecodeError
 from tests import synth
 
@@ -29,11 +41,93 @@ def test_decoded_signal_keeps_its_level(tmp_path: Path) -> None:
     assert abs(rms_dbfs(samples) - rms_dbfs(source)) < 1.0
 
 
-def test_duration_s_max_truncates(tmp_path: Path) -> None:
-    """duration_s_max bounds how much audio is decoded."""
+def test_duration_s_max_refuses_longer_audio(tmp_path: Path) -> None:
+    """A file whose probed duration passes duration_s_max is refused before it is decoded."""
     path = synth.chord_wav(tmp_path / "long.wav", seed=4, duration_s=10.0)
-    samples = decode_file(path, sample_rate_hz=8000, duration_s_max=4.0)
-    assert abs(samples.size - 4 * 8000) <= 8
+    with pytest.raises(DecodeError, match=r"long\.wav: too long: 10 s, at most 4 s"):
+        decode_file(path, sample_rate_hz=8000, duration_s_max=4.0)
+    assert decode_file(path, duration_s_max=10.5).size == 10 * 8000
+
+
+def test_track_duration_bound_is_twenty_minutes() -> None:
+    """The catalogue's bound on a track is the documented 20 minutes."""
+    assert TRACK_DURATION_S_MAX == 1200.0
+
+
+def test_read_at_most_stops_past_the_bound() -> None:
+    """A pipe that yields more than the bound is abandoned (None), not read to its end."""
+    assert _read_at_most(io.BytesIO(b"x" * 100), 100) == bytearray(b"x" * 100)
+    assert _read_at_most(io.BytesIO(b"x" * 101), 100) is None
+
+
+def test_decode_memory_stays_near_the_pcm_size(tmp_path: Path) -> None:
+    """Decoding 60 s allocates about the 60 s of float32 PCM, not the bound nor a copy of it."""
+    path = synth.chord_wav(tmp_path / "a.wav", seed=11, duration_s=60.0)
+    tracemalloc.start()
+    try:
+        samples = decode_file(path, duration_s_max=TRACK_DURATION_S_MAX)
+        _, peak_bytes = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert samples.nbytes == 60 * 8000 * 4
+    assert peak_bytes < 1.3 * samples.nbytes + 2 * PIPE_CHUNK_BYTES
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-y", *args], check=True)
+
+
+def test_ffconcat_script_named_mp3_is_not_audio(tmp_path: Path) -> None:
+    """An ffconcat text file named .mp3 that points at real audio is refused as no container."""
+    song = synth.chord_wav(tmp_path / "song.wav", seed=12, duration_s=5.0)
+    script = tmp_path / "hour.mp3"
+    script.write_text("ffconcat version 1.0\n" + f"file '{song}'\n" * 720, encoding="utf-8")
+    with pytest.raises(DecodeError, match=r"hour\.mp3: not audio: concat is no audio container"):
+        decode_file(script)
+
+
+def test_playlists_images_and_text_are_not_audio(tmp_path: Path) -> None:
+    """An HLS playlist, a PNG and plain text named .mp3 are all refused before decoding."""
+    song = synth.chord_wav(tmp_path / "song.wav", seed=13, duration_s=5.0)
+    hls = tmp_path / "hls.mp3"
+    hls.write_text("#EXTM3U\n#EXT-X-TARGETDURATION:5\n#EXTINF:5,\n" + f"{song}\n#EXT-X-ENDLIST\n")
+    png = tmp_path / "cover.mp3"
+    _ffmpeg(
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc=d=1",
+        "-frames:v",
+        "1",
+        "-c:v",
+        "png",
+        "-f",
+        "image2",
+        str(png),
+    )
+    text = tmp_path / "notes.mp3"
+    text.write_text("hello, this is not music\n" * 50)
+    with pytest.raises(DecodeError, match="hls.mp3: not audio: hls is no audio container"):
+        decode_file(hls)
+    with pytest.raises(DecodeError, match="cover.mp3: not audio: png_pipe is no audio"):
+        decode_file(png)
+    with pytest.raises(DecodeError, match="notes.mp3: corrupt or undecodable"):
+        decode_file(text)
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec", "container"),
+    [("flac", "flac", "flac"), ("mp3", "libmp3lame", "mp3"), ("ogg", "libvorbis", "ogg"),
+     ("opus", "libopus", "ogg"), ("m4a", "aac", "mov,mp4,m4a,3gp,3g2,mj2"),
+     ("aiff", "pcm_s16be", "aiff"), ("wma", "wmav2", "asf")],
+)  # fmt: skip
+def test_audio_containers_decode(tmp_path: Path, suffix: str, codec: str, container: str) -> None:
+    """Each allowed audio container is probed as itself and decodes to about its duration."""
+    source = synth.chord_wav(tmp_path / "song.wav", seed=14, duration_s=5.0)
+    path = tmp_path / f"song.{suffix}"
+    _ffmpeg("-i", str(source), "-c:a", codec, str(path))
+    assert probe_file(path).format_name == container
+    assert abs(decode_file(path).size / 8000 - 5.0) < 0.1
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -54,7 +148,7 @@ def test_ffmpeg_missing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     """Without ffmpeg on PATH the error says to install it."""
     path = synth.chord_wav(tmp_path / "a.wav", seed=6, duration_s=4.0)
     monkeypatch.setenv("PATH", str(tmp_path / "empty-bin"))
-    with pytest.raises(DecodeError, match="ffmpeg not found"):
+    with pytest.raises(DecodeError, match="ffprobe not found: install ffmpeg"):
         decode_file(path)
 
 

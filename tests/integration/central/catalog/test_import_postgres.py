@@ -41,10 +41,13 @@ def catalogue(tmp_path: Path) -> Path:
     return synth.write_manifest(tmp_path / "catalogue.json", tracks)
 
 
-def import_manifest(runner: FlaskCliRunner, manifest: Path, *options: str) -> list[str]:
-    """Run `zamio catalog import`, assert exit 0, return the lines it printed."""
+def import_manifest(
+    runner: FlaskCliRunner, manifest: Path, *options: str, exit_code: int = 0
+) -> list[str]:
+    """Run `zamio catalog import`, assert its exit code (0: nothing failed), return the lines
+    it printed."""
     result = runner.invoke(cli, ["catalog", "import", str(manifest), *options])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == exit_code, result.output
     return result.stdout.splitlines()
 
 
@@ -92,7 +95,9 @@ def test_bad_files_reported_and_skipped_on_postgres(
         {"id": "short", "path": str(synth.chord_wav(tmp_path / "t.wav", 22, 2.0))},
         {"id": "missing", "path": "nowhere.wav"},
     ]
-    lines = import_manifest(pg_runner, synth.write_manifest(tmp_path / "m.json", tracks))
+    lines = import_manifest(
+        pg_runner, synth.write_manifest(tmp_path / "m.json", tracks), exit_code=1
+    )
     failures = sorted(line for line in lines if line.startswith("failed "))
     assert [line.split(":")[0] for line in failures] == [
         "failed corrupt",
@@ -129,3 +134,33 @@ def test_migrations_round_trip_on_postgres(pg_app: Flask, pg_runner: FlaskCliRun
     with pg_app.app_context(), db.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), db.metadata) == []
     assert pg_runner.invoke(cli, ["catalog", "list"]).exit_code == 0
+
+
+def test_manifest_codes_and_shares_are_filed_on_postgres(
+    pg_app: Flask, pg_runner: FlaskCliRunner, catalogue: Path, tmp_path: Path
+) -> None:
+    """A manifest's iswc and shares are stored with the track as `royalty shares set` would;
+    an entry whose shares name a reserved account fails alone, leaving no track; a NUL
+    in a title fails its entry instead of aborting the import on PostgreSQL."""
+    tracks = json.loads(catalogue.read_text())["tracks"]
+    tracks[0]["iswc"] = "T-034.524.680-1"
+    tracks[0]["shares"] = {"master": {"isrc": tracks[0]["isrc"], "shares": [
+        {"party": "label:kasa:earnings", "role": "label", "share_bp": 10_000}]}}  # fmt: skip
+    tracks[1]["shares"] = {"master": {"isrc": tracks[1]["isrc"], "shares": [
+        {"party": "platform:fees", "role": "label", "share_bp": 10_000}]}}  # fmt: skip
+    tracks[2]["title"] = "Nul\u0000Title"
+    lines = import_manifest(
+        pg_runner, synth.write_manifest(tmp_path / "m.json", tracks), exit_code=1
+    )
+    assert any(line.startswith('failed song-3: manifest track 2: "title" holds') for line in lines)
+    assert any(
+        line.startswith('failed song-2: manifest track 1: "shares": master share 1: party')
+        for line in lines
+    )
+    assert lines[-1] == "summary: 1 registered, 0 skipped, 2 failed"
+    shown = pg_runner.invoke(cli, ["royalty", "shares", "show", "song-1", "--json"])
+    assert json.loads(shown.stdout)["master"]["shares"][0]["party"] == "label:kasa:earnings"
+    with pg_app.app_context():
+        track = store.find_by_external_id(db.session, "song-1")
+        assert (track.isrc, track.iswc) == ("GHZAM2500001", "T0345246801")
+    assert sorted(stored(pg_app)) == ["song-1"]
