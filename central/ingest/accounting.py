@@ -162,7 +162,7 @@ def _split(
     if state == LOST and gap.state != LOST:
         logger.error(
             "ingest: device %s source %s: seqs %d..%d lost (%s)",
-            gap.device_id,
+            session.get(Device, gap.device_id).code,
             gap.source_id,
             inside[0],
             inside[1],
