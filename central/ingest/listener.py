@@ -65,7 +65,7 @@ PERMANENT = (exc.DataError, exc.IntegrityError)  # the database refuses this pay
 
 # What the listener is doing, in `IngestListener.state` and its log
 STARTING, CONNECTING, RUNNING = "starting", "connecting", "running"
-BROKER_UNREACHABLE, DATABASE_UNAVAILABLE, STOPPED = "broker_unreachable", "paused", "stopped"
+BROKER_UNREACHABLE, PAUSED, STOPPED = "broker_unreachable", "paused", "stopped"
 
 
 def is_transient(error: BaseException) -> bool:
@@ -259,7 +259,7 @@ class IngestListener:
             logger.error("ingest: database unavailable (%s); paused", _first_line(error))
         else:
             logger.exception("ingest: %s: not stored (%s); paused", topic, type(error).__name__)
-        self._set_state(DATABASE_UNAVAILABLE)
+        self._set_state(PAUSED)
         with self.app.app_context():
             db.engine.dispose()  # its pooled connections died with the database
         self._client.disconnect()
