@@ -125,6 +125,7 @@ def _open(
             first_seen_at=at_ms(now_ms),
             next_request_ms=now_ms + int(policy.grace_s * 1000),
             request_count=0,
+            recovered_count=0,
         )
     )
 
@@ -152,12 +153,21 @@ def _fill(session: Session, device_pk: int, source_id: str, seqs: Range, now_ms:
 def _split(
     session: Session, gap: SeqGap, seqs: Range, state: str, reason: str | None, now_ms: int
 ) -> None:
-    """The part of `gap` inside `seqs` takes `state`; the parts outside keep the old one."""
+    """The part of `gap` inside `seqs` arrived (RECOVERED: the gap keeps what is left, one row
+    per hole) or is LOST (a row of its own); the rest keeps the old state."""
     rest, inside = gaps.cut((gap.seq_from, gap.seq_to), seqs)
     if inside is None:
         return
-    for part in rest:
-        session.add(_copy(gap, part))
+    if state == RECOVERED:
+        gap.recovered_count += gaps.seq_count(inside)
+        if rest:
+            gap.seq_from, gap.seq_to = rest[0]
+            for part in rest[1:]:
+                session.add(_copy(gap, part))
+            return
+    else:
+        for part in rest:
+            session.add(_copy(gap, part))
     gap.seq_from, gap.seq_to = inside
     if state == LOST and gap.state != LOST:
         logger.error(
@@ -184,6 +194,7 @@ def _copy(gap: SeqGap, seqs: Range) -> SeqGap:
         next_request_ms=gap.next_request_ms,
         requested_at=gap.requested_at,
         request_count=gap.request_count,
+        recovered_count=0,
         lost_reason=gap.lost_reason,
         resolved_at=gap.resolved_at,
     )
@@ -253,6 +264,7 @@ def gap_records(
             "first_seen_at": iso_datetime(gap.first_seen_at),
             "requested_at": iso_datetime(gap.requested_at),
             "request_count": gap.request_count,
+            "recovered_count": gap.recovered_count,
             "lost_reason": gap.lost_reason,
             "resolved_at": iso_datetime(gap.resolved_at),
         }
@@ -261,14 +273,18 @@ def gap_records(
 
 
 def gap_counts(session: Session, device_pk: int) -> dict[str, dict[str, int]]:
-    """A device's gaps and their seqs by state: {"missing": {"gaps": n, "seqs": m}, ...}."""
+    """A device's gaps by state and their seqs: {"missing": {"gaps": n, "seqs": m}, ...};
+    recovered counts every seq that arrived after its gap opened."""
     seqs = func.sum(SeqGap.seq_to - SeqGap.seq_from + 1)
     query = (
-        select(SeqGap.state, func.count(), seqs)
+        select(SeqGap.state, func.count(), seqs, func.sum(SeqGap.recovered_count))
         .where(SeqGap.device_id == device_pk)
         .group_by(SeqGap.state)
     )
     counts = {state: {"gaps": 0, "seqs": 0} for state in gaps.STATES}
-    for state, gap_count, seq_total in session.execute(query):
+    recovered = 0
+    for state, gap_count, seq_total, recovered_total in session.execute(query):
         counts[state] = {"gaps": gap_count, "seqs": int(seq_total or 0)}
+        recovered += int(recovered_total or 0)
+    counts[RECOVERED]["seqs"] = recovered
     return counts

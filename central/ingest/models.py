@@ -102,7 +102,8 @@ class SourceProgress(db.Model):
 
 
 class SeqGap(db.Model):
-    """Seqs seq_from..seq_to of a source not stored: missing, requested, recovered or lost."""
+    """Seqs seq_from..seq_to of a source not stored: missing, requested, or lost; a recovered
+    gap's range is the last of its seqs to arrive."""
 
     __tablename__ = "seq_gap"
     __table_args__ = (
@@ -120,5 +121,6 @@ class SeqGap(db.Model):
     next_request_ms: Mapped[int] = mapped_column(BigInteger)  # UTC ms the next request is due
     requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     request_count: Mapped[int] = mapped_column(Integer, default=0)
+    recovered_count: Mapped[int] = mapped_column(BigInteger, default=0)  # its seqs that came
     lost_reason: Mapped[str | None] = mapped_column(String(REASON_CHARS_MAX))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

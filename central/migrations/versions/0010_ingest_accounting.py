@@ -44,6 +44,7 @@ def upgrade():
         sa.Column("next_request_ms", sa.BigInteger(), nullable=False),
         sa.Column("requested_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("request_count", sa.Integer(), nullable=False),
+        sa.Column("recovered_count", sa.BigInteger(), nullable=False),
         sa.Column("lost_reason", sa.String(length=40), nullable=True),
         sa.Column("resolved_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(

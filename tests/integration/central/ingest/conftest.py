@@ -3,6 +3,7 @@ listener in a thread, a PostgreSQL link the test can cut, and batch payloads."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -128,20 +129,16 @@ class PostgresLink:
         except OSError:
             pass
         for sock in (source, sink):
-            try:
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             sock.close()
 
     def cut(self) -> None:
         self.open = False
         with self.lock:
             for sock in self.sockets:
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
             self.sockets.clear()
 
     def restore(self) -> None:
