@@ -65,7 +65,7 @@ def device_lines(device: dict[str, Any]) -> list[str]:
     if device["uplink"]["last_error"]:
         head += f"  uplink error: {device['uplink']['last_error']}"
     lines = [head]
-    if "seq_gaps" in device:
+    if any(counts["gaps"] for counts in device.get("seq_gaps", {}).values()):
         lines.append(_gaps_line(device["seq_gaps"]))
     for source_id, source in device["sources"].items():
         lines.append(_source_line(source_id, source))
@@ -76,7 +76,8 @@ def device_lines(device: dict[str, Any]) -> list[str]:
 
 
 def _gaps_line(counts: dict[str, dict[str, int]]) -> str:
-    """The device's unaccounted seqs: missing (still asked for) and lost; see zamio ingest gaps."""
+    """The device's seqs not stored: missing (still asked for), lost, recovered after a gap
+    opened; shown once a gap was ever seen (details: zamio ingest gaps)."""
     waiting = {"gaps": 0, "seqs": 0}
     for state in ("missing", "requested"):
         waiting = {key: waiting[key] + counts[state][key] for key in waiting}
