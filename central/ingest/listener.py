@@ -65,7 +65,8 @@ PERMANENT = (exc.DataError, exc.IntegrityError)  # the database refuses this pay
 
 # What the listener is doing, in `IngestListener.state` and its log
 STARTING, CONNECTING, RUNNING = "starting", "connecting", "running"
-BROKER_UNREACHABLE, PAUSED, STOPPED = "broker_unreachable", "paused", "stopped"
+BROKER_UNREACHABLE, BROKER_REFUSED = "broker_unreachable", "broker_refused"
+PAUSED, STOPPED = "paused", "stopped"
 
 
 def is_transient(error: BaseException) -> bool:
@@ -156,6 +157,8 @@ class IngestListener:
         requester.start()
         while not self._stopping.is_set():
             self._connect()
+            if self._stopping.is_set():  # stop() came before connect_async: nothing to end
+                break
             self._client.loop_forever(retry_first_connection=True)
             if self._paused_at is not None and not self._stopping.is_set():
                 self._wait_for_database()
@@ -197,8 +200,8 @@ class IngestListener:
             self._set_state(BROKER_UNREACHABLE)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
-        if self._stopping.is_set() or self._paused_at is not None:
-            return
+        if self._stopping.is_set() or self._paused_at is not None or self.state != RUNNING:
+            return  # our own disconnect, or a failed attempt (already said)
         logger.warning(
             "ingest: lost the broker at %s (%s); reconnecting", self.shown_url, reason_code
         )
@@ -206,11 +209,13 @@ class IngestListener:
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
         if reason_code.is_failure:
-            logger.error(
-                "ingest: the broker at %s (ZAMIO_MQTT_URL) refused the connection: %s",
-                self.shown_url,
-                reason_code,
-            )
+            if self.state != BROKER_REFUSED:  # once, not at every retry
+                logger.error(
+                    "ingest: the broker at %s (ZAMIO_MQTT_URL) refused the connection: %s",
+                    self.shown_url,
+                    reason_code,
+                )
+                self._set_state(BROKER_REFUSED)
             return
         # Subscribe on every connect, session present or not: a broker restarted without our
         # session (or with it, but without its shared subscriptions) would else send us nothing.

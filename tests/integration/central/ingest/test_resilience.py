@@ -5,6 +5,7 @@ the database refuses, and Redis down when matching is enqueued."""
 from __future__ import annotations
 
 import logging
+import subprocess
 import time
 
 import pytest
@@ -195,3 +196,33 @@ def test_a_batch_the_database_refuses_is_quarantined_and_redis_down_loses_nothin
     with pg_app.app_context():
         (row,) = db.session.scalars(db.select(QuarantinedPayload)).all()
         assert row.reason == "storage_refused" and "refused by the test" in row.detail
+
+
+def test_a_wrong_password_is_said_once_and_the_listener_keeps_trying(
+    pg_app: Flask, tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The broker refuses our login: one ERROR naming the URL (password hidden), no crash."""
+    caplog.set_level(logging.INFO)
+    (tmp_path / "broker").mkdir()
+    passwords = tmp_path / "broker" / "passwords"
+    passwords.touch()
+    subprocess.run(["mosquitto_passwd", "-b", str(passwords), "zamio-ingest", "right"], check=True)
+    broker = Broker(tmp_path / "broker", f"allow_anonymous false\npassword_file {passwords}\n")
+    broker.start()
+    url = f"mqtt://zamio-ingest:wrong@{HOST}:{broker.port}"
+    listener = IngestListener(pg_app, url, lambda pk: None, "zamio-ingest")
+    thread = start_listener(listener, subscribe=False)
+    try:
+        wait_until(lambda: listener.state == "broker_refused", 10, "broker_refused")
+        time.sleep(3)  # several more attempts
+        lines = [
+            r.getMessage() for r in caplog.records if "refused the connection" in r.getMessage()
+        ]
+        assert len(lines) == 1 and thread.is_alive() and listener.state == "broker_refused"
+        assert f"mqtt://zamio-ingest:***@{HOST}:{broker.port}" in lines[0]
+        assert "wrong@" not in caplog.text
+    finally:
+        listener.stop()
+        broker.stop()
+    thread.join(10)
+    assert not thread.is_alive()
