@@ -39,6 +39,11 @@ class Settings:
     batch_retention_days: int = 30  # keep hash batches this long, for re-matching
     plays_build_interval_s: int = 15  # a station's plays are rebuilt at most this often (0: always)
     royalty_tariff_code: str = "broadcast"  # the rate card plays are priced by (its versions)
+    # ingest seq accounting (central/ingest/accounting.py): gaps are asked for again after the
+    # grace, then with doubling waits from the interval; lost after that many requests
+    ingest_gap_grace_s: int = 60
+    ingest_resend_interval_s: int = 60
+    ingest_resend_tries_max: int = 5
     testing: bool = False
     # Bearer token of /api/v1; unset: the API refuses every request. Secret: not in repr or logs.
     api_token: str | None = dataclasses.field(default=None, repr=False)
@@ -87,7 +92,8 @@ def validate(settings: Settings) -> list[str]:
     problems.append(_check_scheme("ZAMIO_MQTT_URL", settings.mqtt_url, MQTT_SCHEMES))
     problems.append(_check_bind("ZAMIO_MQTT_BIND", settings.mqtt_bind))
     problems.append(_check_api_token(settings.api_token))
-    for name in ("plays_close_wait_s", "batch_retention_days"):
+    names = ("plays_close_wait_s", "batch_retention_days")
+    for name in (*names, "ingest_resend_interval_s", "ingest_resend_tries_max"):
         if getattr(settings, name) < 1:
             problems.append(f"ZAMIO_{name.upper()}: must be at least 1")
     return [p for p in problems if p]

@@ -1,4 +1,5 @@
-"""`zamio ingest` (the MQTT listener) and `zamio ingest quarantine` (what it refused)."""
+"""`zamio ingest` (the MQTT listener), `zamio ingest quarantine` (what it refused) and
+`zamio ingest gaps` (the seqs of each source not stored: missing, requested, recovered, lost)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from central import queues, schema, worker
 from central.config import bind_address
 from central.embedded.broker import PROTOCOL, EmbeddedBroker
 from central.extensions import db
-from central.ingest import store
+from central.ingest import accounting, store
+from central.ingest.gaps import STATES
 from central.ingest.listener import IngestListener
 from central.schedule import InlineSchedule
 
@@ -52,12 +54,57 @@ def ingest_cli(ctx: click.Context, client_id: str | None) -> None:
             worker.use_app(app, queue)
             running.callback(InlineSchedule(queue).start().stop)
         listener = IngestListener(
-            app, url, lambda pk: queues.enqueue_match(queue, pk), client_id, protocol=protocol
+            app,
+            url,
+            lambda pk: queues.enqueue_match(queue, pk),
+            client_id,
+            protocol=protocol,
+            policy=settings_policy(settings),
         )
         signal.signal(signal.SIGTERM, lambda *_: listener.stop())
         signal.signal(signal.SIGINT, lambda *_: listener.stop())
         listener.run()
     click.echo(f"ingest stopped: {json.dumps(listener.counts)}")
+
+
+def settings_policy(settings) -> accounting.Policy:
+    """The gap requests' grace, interval and tries from the ZAMIO_INGEST_* settings."""
+    return accounting.Policy(
+        grace_s=settings.ingest_gap_grace_s,
+        interval_s=settings.ingest_resend_interval_s,
+        tries_max=settings.ingest_resend_tries_max,
+    )
+
+
+@ingest_cli.command("gaps")
+@click.option(
+    "--state",
+    "states",
+    type=click.Choice(STATES),
+    multiple=True,
+    help="Only gaps in this state (repeatable); default: all.",
+)
+@click.option("--limit", type=click.IntRange(1, 100_000), default=200, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+def gaps_command(states: tuple[str, ...], limit: int, as_json: bool) -> None:
+    """Seqs of each device's sources not stored, newest first: state, requests, why lost."""
+    schema.require_current_for_command(db.engine)
+    rows = accounting.gap_records(db.session, states, limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        click.echo("no gaps")
+    for row in rows:
+        line = (
+            f"{row['first_seen_at']} {row['station']}/{row['device']} {row['source_id']} "
+            f"seqs {row['seq_from']}..{row['seq_to']} ({row['seqs']}) {row['state']}"
+        )
+        if row["request_count"]:
+            line += f", asked {row['request_count']}x, last {row['requested_at']}"
+        if row["lost_reason"]:
+            line += f", lost: {row['lost_reason']}"
+        click.echo(line)
 
 
 @ingest_cli.command("quarantine")

@@ -83,3 +83,44 @@ class BatchConflict(db.Model):
     payload_hash: Mapped[str] = mapped_column(String(16))
     payload: Mapped[bytes] = mapped_column(LargeBinary)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class SourceProgress(db.Model):
+    """What central has seen of one (device, source): its seq range and how many batches."""
+
+    __tablename__ = "source_progress"
+    __table_args__ = (UniqueConstraint("device_id", "source_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id"))
+    source_id: Mapped[str] = mapped_column(String(SOURCE_CHARS_MAX))
+    seq_first: Mapped[int] = mapped_column(BigInteger)  # the lowest seq seen
+    seq_max: Mapped[int] = mapped_column(BigInteger)  # the highest seq seen or said (seq_last)
+    batches_count: Mapped[int] = mapped_column(Integer, default=0)
+    seq_last: Mapped[int | None] = mapped_column(BigInteger)  # a source_ended/_stopped's seq_last
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+
+
+class SeqGap(db.Model):
+    """Seqs seq_from..seq_to of a source not stored: missing, requested, or lost; a recovered
+    gap's range is the last of its seqs to arrive."""
+
+    __tablename__ = "seq_gap"
+    __table_args__ = (
+        Index("ix_seq_gap_source", "device_id", "source_id", "seq_from"),
+        Index("ix_seq_gap_due", "state", "next_request_ms"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    device_id: Mapped[int] = mapped_column(ForeignKey("device.id"))
+    source_id: Mapped[str] = mapped_column(String(SOURCE_CHARS_MAX))
+    seq_from: Mapped[int] = mapped_column(BigInteger)
+    seq_to: Mapped[int] = mapped_column(BigInteger)
+    state: Mapped[str] = mapped_column(String(16))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    next_request_ms: Mapped[int] = mapped_column(BigInteger)  # UTC ms the next request is due
+    requested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    request_count: Mapped[int] = mapped_column(Integer, default=0)
+    recovered_count: Mapped[int] = mapped_column(BigInteger, default=0)  # its seqs that came
+    lost_reason: Mapped[str | None] = mapped_column(String(REASON_CHARS_MAX))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

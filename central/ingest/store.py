@@ -4,6 +4,7 @@ stored       new: a row in ingested_batch (enqueue its matching after the commit
 duplicate    the same key and the same bytes again (QoS 1 redelivery, agent retry): counted
 conflict     the same key with other bytes: kept in batch_conflict, the first one stands
 quarantined  refused by validate.check_batch: a row in quarantined_payload with the reason
+             (or, by the listener, storage_refused: the database refused a checked batch)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from central.ingest.accounting import DEFAULT_POLICY, Policy, account_batch
 from central.ingest.models import (
     DETAIL_CHARS_MAX,
     PAYLOAD_HEAD_BYTES,
@@ -53,8 +55,11 @@ def device_lookup(session: Session):
     return lookup
 
 
-def ingest_payload(session: Session, topic: str, payload: bytes, now_ms: int) -> Outcome:
-    """Validate and store one payload from the broker."""
+def ingest_payload(
+    session: Session, topic: str, payload: bytes, now_ms: int, policy: Policy = DEFAULT_POLICY
+) -> Outcome:
+    """Validate and store one payload from the broker; a new batch also moves its source's
+    seq accounting (central/ingest/accounting.py) in the same transaction."""
     try:
         batch, device = check_batch(
             topic, payload, device_lookup(session), now_ms, FINGERPRINT_VERSION
@@ -79,9 +84,10 @@ def ingest_payload(session: Session, topic: str, payload: bytes, now_ms: int) ->
     try:
         with session.begin_nested():
             session.add(row)
-        return Outcome(STORED, row.id)
     except IntegrityError:
         return _seen_before(session, row, payload)
+    account_batch(session, device.device_pk, batch.source_id, batch.seq, now_ms, policy)
+    return Outcome(STORED, row.id)
 
 
 def _seen_before(session: Session, row: IngestedBatch, payload: bytes) -> Outcome:

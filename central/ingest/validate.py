@@ -10,6 +10,12 @@ Every refusal has a short stable reason (the quarantine's `reason` column) and a
     device_mismatch    the batch says another device than its topic
     fingerprint_version  a fingerprint version the matcher does not read
     future_timestamp   window_start_ms beyond now + FUTURE_MS_MAX
+    out_of_range       seq or first_frame past BIGINT (the wire allows u64), window_start_ms
+                       not a UTC instant in ms
+    bad_source_id      source_id empty, too long, or with a NUL or other non-printable char
+
+The range checks keep every field within its column, so that storing a batch can only fail for
+a transient reason (the database is away), never for what the batch is.
 """
 
 from __future__ import annotations
@@ -18,11 +24,14 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from central.times import INSTANT_MS_MAX
 from edge_agent.batch import PAYLOAD_BYTES_MAX, HashBatch, decode_batch
 from edge_agent.errors import BatchDecodeError
 
 TOPIC = re.compile(r"stations/([^/+#]+)/devices/([^/+#]+)/(batches|events|status)")
 FUTURE_MS_MAX = 5 * 60 * 1000  # a device clock this far ahead is wrong, not early
+BIGINT_MAX = 2**63 - 1  # PostgreSQL BIGINT, the column of seq (the wire's u64 goes past it)
+SOURCE_CHARS_MAX = 64  # ingested_batch.source_id
 
 
 @dataclass(frozen=True)
@@ -67,10 +76,32 @@ def check_batch(
             "fingerprint_version",
             f"version {batch.fingerprint_version}, the matcher reads {fingerprint_version}",
         )
+    check_ranges(batch)
     if batch.window_start_ms > now_ms + FUTURE_MS_MAX:
         ahead_s = (batch.window_start_ms - now_ms) / 1000
         raise Rejected("future_timestamp", f"window starts {ahead_s:.0f} s in the future")
     return batch, device
+
+
+def check_ranges(batch: HashBatch) -> None:
+    """Every field the store writes fits its column, or Rejected (out_of_range, bad_source_id)."""
+    for name in ("seq", "first_frame"):
+        value = getattr(batch, name)
+        if not 0 <= value <= BIGINT_MAX:
+            raise Rejected("out_of_range", f"{name} {value} is not in 0..{BIGINT_MAX}")
+    if not 0 <= batch.window_start_ms <= INSTANT_MS_MAX:
+        raise Rejected(
+            "out_of_range", f"window_start_ms {batch.window_start_ms} is not a UTC instant in ms"
+        )
+    check_source_id(batch.source_id)
+
+
+def check_source_id(source_id: str) -> None:
+    """1..SOURCE_CHARS_MAX printable characters (PostgreSQL text holds no NUL), or Rejected."""
+    if not 1 <= len(source_id) <= SOURCE_CHARS_MAX:
+        raise Rejected("bad_source_id", f"source id of {len(source_id)} characters")
+    if not source_id.isprintable():
+        raise Rejected("bad_source_id", f"source id {source_id!r} has a non-printable character")
 
 
 def parse_topic(topic: str, kind: str) -> tuple[str, str]:

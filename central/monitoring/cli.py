@@ -65,12 +65,25 @@ def device_lines(device: dict[str, Any]) -> list[str]:
     if device["uplink"]["last_error"]:
         head += f"  uplink error: {device['uplink']['last_error']}"
     lines = [head]
+    if any(counts["gaps"] for counts in device.get("seq_gaps", {}).values()):
+        lines.append(_gaps_line(device["seq_gaps"]))
     for source_id, source in device["sources"].items():
         lines.append(_source_line(source_id, source))
     for event in device["events"]:
         detail = " ".join(f"{k}={v}" for k, v in sorted(event["detail"].items()))
         lines.append(f"    {event['at']}  {event['source_id']}  {event['kind']}  {detail}".rstrip())
     return lines
+
+
+def _gaps_line(counts: dict[str, dict[str, int]]) -> str:
+    """The device's seqs not stored: missing (still asked for), lost, recovered after a gap
+    opened; shown once a gap was ever seen (details: zamio ingest gaps)."""
+    waiting = {"gaps": 0, "seqs": 0}
+    for state in ("missing", "requested"):
+        waiting = {key: waiting[key] + counts[state][key] for key in waiting}
+    line = f"    seqs: {waiting['seqs']} missing ({waiting['gaps']} gaps)"
+    line += f", {counts['lost']['seqs']} lost ({counts['lost']['gaps']} gaps)"
+    return line + f", {counts['recovered']['seqs']} recovered"
 
 
 def _source_line(source_id: str, source: dict[str, Any]) -> str:

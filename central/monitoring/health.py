@@ -51,6 +51,7 @@ EVENT_KINDS = frozenset(
         "dead_air_end",
         "clipping",
         "clipping_end",
+        "resend_unavailable",  # the answer to a resend command (central/ingest/gaps.py)
     }
 )
 

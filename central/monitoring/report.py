@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.errors import StationError
+from central.ingest.accounting import gap_counts
 from central.monitoring.models import DeviceEvent, DeviceStatus
 from central.monitoring.state import device_report
 from central.monitoring.store import seen
@@ -39,6 +40,7 @@ def device_health(
         "station": device.station.code,
         "active": device.active,
         **device_report(seen(row), now_ms),
+        "seq_gaps": gap_counts(session, device.id),
         "events": [event_record(e, device.code) for e in session.scalars(query)],
     }
 

@@ -17,9 +17,17 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from central.ingest import accounting, gaps
 from central.ingest.store import QUARANTINED, Outcome, device_lookup, quarantine
-from central.ingest.validate import Rejected
-from central.monitoring.health import OFFLINE, ONLINE, Status, check_event, check_status
+from central.ingest.validate import BIGINT_MAX, Rejected
+from central.monitoring.health import (
+    OFFLINE,
+    ONLINE,
+    Event,
+    Status,
+    check_event,
+    check_status,
+)
 from central.monitoring.models import DeviceEvent, DeviceStatus
 from central.monitoring.state import Seen, seen_ms, supersedes
 from central.times import at_ms, ms_of
@@ -28,6 +36,7 @@ logger = logging.getLogger(__name__)
 
 STATUS, STATUS_IGNORED = "status", "status_ignored"
 EVENT, EVENT_DUPLICATE = "event", "event_duplicate"
+STOP_KINDS = ("source_ended", "source_stopped")  # their detail's seq_last is the source's last
 
 
 def record_status(
@@ -87,8 +96,15 @@ def _heartbeat(row: DeviceStatus, status: Status, payload: bytes, last_seen_ms: 
     row.last_seen_at = at_ms(last_seen_ms)
 
 
-def record_event(session: Session, topic: str, payload: bytes, now_ms: int) -> Outcome:
-    """Validate a health event and append it, once per (device, source, kind, at_ms)."""
+def record_event(
+    session: Session,
+    topic: str,
+    payload: bytes,
+    now_ms: int,
+    policy: accounting.Policy = accounting.DEFAULT_POLICY,
+) -> Outcome:
+    """Validate a health event and append it, once per (device, source, kind, at_ms); a new
+    one that speaks of seqs (seq_last, resend_unavailable) also updates the seq accounting."""
     try:
         event, device = check_event(topic, payload, device_lookup(session), now_ms)
     except Rejected as rejected:
@@ -108,7 +124,21 @@ def record_event(session: Session, topic: str, payload: bytes, now_ms: int) -> O
             session.add(row)
     except IntegrityError:
         return Outcome(EVENT_DUPLICATE)
+    _account(session, device.device_pk, event, now_ms, policy)
     return Outcome(EVENT)
+
+
+def _account(
+    session: Session, device_pk: int, event: Event, now_ms: int, policy: accounting.Policy
+) -> None:
+    """What a stored event says of the source's seqs: its last one, or seqs it cannot resend."""
+    if event.kind == "resend_unavailable":
+        ranges = gaps.unavailable_ranges(event.detail)
+        accounting.mark_unavailable(session, device_pk, event.source_id, ranges, now_ms)
+        return
+    seq_last = event.detail.get("seq_last")
+    if event.kind in STOP_KINDS and type(seq_last) is int and 0 <= seq_last <= BIGINT_MAX:
+        accounting.account_seq_last(session, device_pk, event.source_id, seq_last, now_ms, policy)
 
 
 def seen(row: DeviceStatus | None) -> Seen | None:
