@@ -1,7 +1,7 @@
 """A track's ISWC (its composition's work code), so composition suspense has a code to claim.
 
 Revision ID: 0014
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-02
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0014"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
