@@ -478,7 +478,7 @@ def _check_start_ms(start_ms: int) -> str:
     years = 1970 + start_ms / (1000 * 86400 * 365.2425)
     return (
         f"must be UTC milliseconds from 2000-01-01 to 2100-01-01 ({START_MS_MIN} .. "
-        f"{START_MS_MAX - 1}), got {start_ms} (about the year {years:.0f}): seconds or "
+        f"{START_MS_MAX - 1}), got {start_ms} (in the year {int(years)}): seconds or "
         "microseconds instead of milliseconds?"
     )
 
