@@ -61,6 +61,9 @@ NO_SUBSCRIBERS_RETRY_S_MAX = 30.0
 PUBACK_SUCCESS = 0
 PUBACK_NO_MATCHING_SUBSCRIBERS = 16
 KINDS = ("batches", "events", "status", "commands")
+# The heartbeat's uplink counters: acked = stored (PUBACK 0), refused = PUBACK >= 0x80,
+# no_subscribers = PUBACK 16, commands = messages received on the commands topic.
+COUNTERS = ("connects", "published", "acked", "refused", "no_subscribers", "commands")
 GOODBYE_WAIT_S = 2.0  # on shutdown, time given to the broker to acknowledge the offline status
 
 
@@ -139,14 +142,7 @@ class Uplink:
         self._bucket = _TokenBucket(settings.backlog_rate_max, time.monotonic)
         self._refusal: str | None = None
         self._unmatched_streak = 0  # PUBACKs with reason 16 since the last success
-        self.counters = {
-            "connects": 0,
-            "published": 0,
-            "acked": 0,
-            "refused": 0,
-            "no_subscribers": 0,
-            "commands": 0,
-        }
+        self.counters = dict.fromkeys(COUNTERS, 0)
         self.last_error: str | None = None
 
     # -- public, any thread ----------------------------------------------------------------
@@ -336,7 +332,10 @@ class Uplink:
         if message.topic != self.commands_topic or self._on_command is None:
             return
         self.counters["commands"] += 1
-        self._on_command(message.payload)
+        try:
+            self._on_command(message.payload)
+        except Exception:  # else the command is never acknowledged and comes back forever
+            logger.exception("uplink: command on %s failed", self.commands_topic)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected = False
@@ -350,7 +349,7 @@ class Uplink:
             return
         if reason_code.value != PUBACK_SUCCESS:
             self.counters["refused"] += 1
-            self._refused_until[message_id] = time.monotonic() + REFUSED_RETRY_S
+            self._retry_later(message_id, REFUSED_RETRY_S)
             self._report(f"broker refused message {message_id}: {reason_code}")
             return
         if self._unmatched_streak:
@@ -375,7 +374,13 @@ class Uplink:
                 delay_s,
             )
         self._unmatched_streak += 1
+        self._retry_later(message_id, delay_s)
+
+    def _retry_later(self, message_id: int, delay_s: float) -> None:
+        """Hold a message back for delay_s; the pump keeps looking until it is due again, even
+        if nothing new is spooled meanwhile."""
         self._refused_until[message_id] = time.monotonic() + delay_s
+        self._backlog_maybe = True
 
     def _pump(self, client: mqtt.Client) -> None:
         """Publish the status if it changed, then live messages, then some backlog."""
