@@ -5,7 +5,9 @@ retained status (capture state per source, spool depth and age, levels, clock, C
 versions); on every health event it spools the event and republishes the status at once, so a
 stream going down shows within seconds, not at the next heartbeat. Under systemd it reports
 READY=1 and pings the watchdog only while every thread it depends on is alive, so a wedged agent
-is restarted by systemd rather than left silent.
+is restarted by systemd rather than left silent. Central's commands arrive through the uplink:
+a resend makes the batches asked for pending again in the spool (from its delivered-journal) and
+answers the seqs it no longer holds with one `resend_unavailable` event.
 """
 
 from __future__ import annotations
@@ -14,18 +16,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from importlib import metadata
 from typing import Any
 
 from edge_agent import systemd
 from edge_agent.capture import Capture, open_capture
 from edge_agent.clock import now_ms, read_clock_status
-from edge_agent.errors import SpoolError
+from edge_agent.commands import ResendCommand, missing_ranges, parse_command, unavailable_event
+from edge_agent.errors import CommandError, SpoolError
 from edge_agent.fingerprint import FINGERPRINT_VERSION
 from edge_agent.health import HealthEvent
 from edge_agent.settings import AgentSettings, SourceSettings
 from edge_agent.spool import Spool
 from edge_agent.uplink import Uplink, topic_for
+from edge_agent.version import agent_version
 from edge_agent.worker import SourceWorker
 
 logger = logging.getLogger(__name__)
@@ -35,14 +38,6 @@ SUPERVISE_S = 1.0  # the main loop wakes this often (watchdog, done check, statu
 # windows and the stop events), so they do not wait on disk until the next start.
 SHUTDOWN_DRAIN_S_MAX = 5.0
 DRAIN_POLL_S = 0.05
-
-
-def agent_version() -> str:
-    """The installed zamio distribution's version."""
-    try:
-        return metadata.version("zamio")
-    except metadata.PackageNotFoundError:
-        return "unknown"
 
 
 class ProcessMeter:
@@ -91,6 +86,8 @@ class Agent:
             bytes_max=settings.spool.bytes_max,
             age_ms_max=int(1000 * settings.spool.age_s_max),
             disk_free_bytes_min=settings.spool.disk_free_bytes_min,
+            journal_ms_max=int(1000 * settings.spool.journal_s_max),
+            journal_bytes_max=settings.spool.journal_bytes_max,
         )
         self.events_topic = topic_for(settings.station_id, settings.device_id, "events")
         self.uplink = Uplink(
@@ -98,7 +95,9 @@ class Agent:
             self.spool,
             device_id=settings.device_id,
             station_id=settings.station_id,
+            on_command=self._on_command,
         )
+        self._command_problems: set[str] = set()  # kinds already logged as warnings
         self.workers = [
             SourceWorker(
                 s, settings, self.spool, self._on_event, self.uplink.notify, capture_factory
@@ -211,6 +210,38 @@ class Agent:
         self.uplink.notify()
         self._status_due.set()
 
+    def _on_command(self, payload: bytes) -> None:
+        """A commands-topic payload (in the uplink thread): carry out a resend, log the rest."""
+        try:
+            command = parse_command(payload)
+        except CommandError as error:
+            first = error.kind not in self._command_problems
+            self._command_problems.add(error.kind)
+            (logger.warning if first else logger.debug)(
+                "agent %s: command ignored: %s", self.settings.device_id, error
+            )
+            return
+        try:
+            self._resend(command)
+        except SpoolError as error:
+            logger.error("source %s: resend not done: %s", command.source_id, error)
+
+    def _resend(self, command: ResendCommand) -> None:
+        """Make the batches asked for pending again; report those not held in one event."""
+        held = self.spool.repend(command.source_id, command.seq_from, command.seq_to)
+        logger.info(
+            "source %s: resend %s of seqs %d..%d: %d batch(es) queued again",
+            command.source_id,
+            command.request_id,
+            command.seq_from,
+            command.seq_to,
+            len(held),
+        )
+        missing = missing_ranges(command.seq_from, command.seq_to, held)
+        if missing:
+            self._on_event(unavailable_event(command, missing, now_ms()))
+        self.uplink.requeue()
+
     def status(self) -> dict[str, Any]:
         """The heartbeat: what the status topic carries."""
         spool = self.spool.stats()
@@ -234,6 +265,8 @@ class Agent:
                 "dropped_for_bytes": spool.dropped_for_bytes,
                 "dropped_for_age": spool.dropped_for_age,
                 "dropped_for_disk_full": spool.dropped_for_disk_full,
+                "journal_depth": spool.journal_depth,
+                "journal_bytes": spool.journal_bytes,
             },
             "uplink": self.uplink.snapshot(),
             "clock": {

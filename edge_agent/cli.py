@@ -6,6 +6,7 @@
     zamio-agent check-config [--config P] validate the configuration, print it (secrets hidden)
     zamio-agent run [--config P]          run the agent: capture every source, fingerprint,
                                           spool and publish until SIGTERM
+    zamio-agent --version                 the agent's version and its fingerprint version
 
 Exit codes: 0 done, 1 the output could not be written, 2 bad arguments, an unreadable input or
 an invalid configuration or spool (one line per problem on stderr, no traceback; systemd does not
@@ -52,6 +53,7 @@ from edge_agent.fingerprint import (
     fingerprint_in_chunks,
 )
 from edge_agent.settings import CONFIG_ENV, DEFAULT_CONFIG_PATH, AgentSettings, load_settings
+from edge_agent.version import agent_version
 
 CHUNK_S = 1.0  # the file is fed to the streaming fingerprinter in 1 s chunks, as capture would
 EXIT_OK = 0
@@ -68,6 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     """The argument parser with its subcommands."""
     parser = argparse.ArgumentParser(prog="zamio-agent", description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--version",
+        action="version",
+        version=f"zamio-agent {agent_version()} (fingerprint version {FINGERPRINT_VERSION})",
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     fp = commands.add_parser("fingerprint", help="fingerprint an audio file into hash batches")
     fp.add_argument("file", type=Path, metavar="FILE", help="audio file (anything ffmpeg reads)")
@@ -79,6 +86,7 @@ def _parser() -> argparse.ArgumentParser:
         type=_window_frames,
         default=WINDOW_FRAMES,
         dest="window_frames",
+        metavar="SECONDS",
         help=f"seconds per batch, rounded to 32 ms frames (default {WINDOW_FRAMES * FRAME_MS} ms)",
     )
     fp.add_argument("--start-ms", type=int, default=0, help="UTC ms of the file's first sample")

@@ -94,3 +94,11 @@ class CaptureError(Exception):
 
 class SourceEnded(Exception):
     """A file source reached its end (not a failure)."""
+
+
+class CommandError(ValueError):
+    """A commands-topic payload that is no command we carry out; `kind` groups it for the log."""
+
+    def __init__(self, kind: str, why: str) -> None:
+        super().__init__(f"{kind}: {why}")
+        self.kind = kind

@@ -29,6 +29,10 @@ STREAM_SCHEMES = ("http", "https", "rtmp", "rtmps", "rtsp", "srt", "udp", "tcp")
 MQTT_SCHEMES = ("mqtt", "mqtts")
 MQTT_PROTOCOLS = ("5", "3.1.1")  # 3.1.1 for brokers without MQTT 5, e.g. central's embedded amqtt
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# A file source's start_ms: fixed bounds (not the clock, so a config is valid or not whatever
+# the time), wide enough for any recording, narrow enough to catch seconds or microseconds.
+START_MS_MIN = 946_684_800_000  # 2000-01-01T00:00:00Z
+START_MS_MAX = 4_102_444_800_000  # 2100-01-01T00:00:00Z
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")  # goes into MQTT topics: no '/', '+', '#'
 # A URL's password: from the first ':' after the user name to the last '@'. Greedy on purpose:
 # a password holding '/', '#' or '@' must not leak, at the cost of over-masking a rare URL.
@@ -73,8 +77,9 @@ class SourceSettings:
     loop: bool = False  # file only: start again at the end
     readrate: float = _limit(1.0, 0)  # file only: 1.0 = real time, 0 = as fast as possible
     # file only: UTC ms of the file's first sample (a recording, placed at its own time however
-    # fast it is read); unset: the file is heard as it is read, from when reading starts
-    start_ms: int | None = _limit(None, 0)
+    # fast it is read); unset: the file is heard as it is read, from when reading starts.
+    # Within START_MS_MIN .. START_MS_MAX.
+    start_ms: int | None = None
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,9 @@ class SpoolSettings:
     bytes_max: int = _limit(100 * 1024 * 1024, 1024 * 1024)  # payload bytes; file ~15-20 % more
     age_s_max: float = _limit(14 * 86400.0, above=0)
     disk_free_bytes_min: int = _limit(16 * 1024 * 1024, 0)  # below: oldest make room for newest
+    # The delivered-journal, kept so central can ask for a lost range again; 0 turns it off.
+    journal_s_max: float = _limit(6 * 3600.0, 0)  # seconds a delivered batch is kept at most
+    journal_bytes_max: int = _limit(64 * 1024 * 1024, 0)  # payload bytes; within bytes_max too
 
 
 @dataclass(frozen=True)
@@ -449,6 +457,32 @@ def _check_readable(path: Path) -> str:
     return ""
 
 
+def _check_spool_path(path: Path) -> str:
+    """Why `path` cannot be the spool's database file, or ''."""
+    if path.is_dir():
+        return f"{path} is a directory; give the spool's file, e.g. {path / 'spool.db'}"
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        return f"{ancestor} is not a directory, so {path} cannot be created"
+    if not os.access(ancestor, os.W_OK | os.X_OK) and not path.exists():
+        return f"cannot create {path}: {ancestor} is not writable"
+    return ""
+
+
+def _check_start_ms(start_ms: int) -> str:
+    """Why `start_ms` is no plausible UTC ms of a recording's first sample, or ''."""
+    if START_MS_MIN <= start_ms < START_MS_MAX:
+        return ""
+    years = 1970 + start_ms / (1000 * 86400 * 365.2425)
+    return (
+        f"must be UTC milliseconds from 2000-01-01 to 2100-01-01 ({START_MS_MIN} .. "
+        f"{START_MS_MAX - 1}), got {start_ms} (in the year {int(years)}): seconds or "
+        "microseconds instead of milliseconds?"
+    )
+
+
 def _check_url(url: str, schemes: tuple[str, ...]) -> str:
     """Why `url` lacks one of `schemes`, a host or a valid port, or ''."""
     try:
@@ -518,11 +552,17 @@ _SCHEMA = {
         UplinkSettings,
         {**_IDS, **_TLS_FILES, "url": _check_mqtt_url, "protocol": _one_of(MQTT_PROTOCOLS)},
     ),
-    "spool": _schema(SpoolSettings, {}),
+    "spool": _schema(SpoolSettings, {"path": _check_spool_path}),
     "health": _schema(HealthSettings, {}),
     "source": _schema(
         SourceSettings,
-        {**_IDS, "kind": _one_of(SOURCE_KINDS), "path": _check_readable, "url": _check_stream_url},
+        {
+            **_IDS,
+            "kind": _one_of(SOURCE_KINDS),
+            "path": _check_readable,
+            "url": _check_stream_url,
+            "start_ms": _check_start_ms,
+        },
     ),
 }
 _ENV_NAMES = {  # ZAMIO_AGENT_DEVICE_ID -> ("", "device_id"), ..._UPLINK_URL -> ("uplink", "url")

@@ -1,8 +1,15 @@
-"""The agent's on-disk outbox: every MQTT message waits in SQLite (WAL) until the broker's PUBACK.
+"""The agent's on-disk outbox: every MQTT message waits in SQLite (WAL) until central stored it.
 
 A put that returned survives kill -9 and power loss (WAL, synchronous=FULL, one transaction per
 put). Bounded by payload bytes and age, oldest dropped first, every drop counted in the file. A
 source's next_seq only grows, even past dropped batches. Times come in as `now_ms` (UTC ms).
+
+A message the broker acknowledged as stored (`ack`) is not deleted but kept as *delivered* in a
+journal bounded by journal_ms_max and journal_bytes_max, so that central can ask for a lost
+range again (`repend` makes it pending once more). Journal rows are invisible to `pending`,
+`stats().depth` and `is_empty`, and they are the first to go under byte or disk pressure: a
+pending message is never dropped while a journal row could make room instead.
+Schema version 2 added the journal; a version 1 file is upgraded in place when opened.
 """
 
 from __future__ import annotations
@@ -20,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from edge_agent.errors import SpoolError, SpoolFullError
+from edge_agent.spool_schema import SCHEMA, SCHEMA_VERSION, UPGRADE_FROM_1
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
 WAL_SWITCH_TRIES_MAX = 100  # x WAL_SWITCH_WAIT_S: how long a busy new file may hold us up
 WAL_SWITCH_WAIT_S = 0.05
 BUSY_TIMEOUT_MS = 5_000
@@ -35,30 +42,20 @@ DISK_WARN_INTERVAL_S = 60.0  # the low-disk warning is logged at most this often
 DISK_FREE_BYTES_MIN = 16 << 20  # below this much free space, the oldest make room for the newest
 DISK_FULL_DROP_DIVISOR = 10  # on a full disk, drop depth // 10 of the oldest (at least 1) and retry
 
-_SCHEMA = (
-    # payload last: the other columns stay on the row's own page, so scans never read overflow pages
-    """CREATE TABLE messages (message_id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,
-        payload_bytes INTEGER NOT NULL, created_ms INTEGER NOT NULL, source_id TEXT, seq INTEGER,
-        payload BLOB NOT NULL)""",
-    "CREATE INDEX messages_created_ms ON messages (created_ms)",
-    "CREATE TABLE sources (source_id TEXT PRIMARY KEY, next_seq INTEGER NOT NULL)",
-    "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    """INSERT INTO counters (name, value) VALUES ('payload_bytes', 0), ('dropped_for_bytes', 0),
-        ('dropped_for_age', 0), ('dropped_for_disk_full', 0)""",
-    # Triggers keep the running total right for every insert and delete, in the same transaction.
-    """CREATE TRIGGER messages_inserted AFTER INSERT ON messages BEGIN
-        UPDATE counters SET value = value + NEW.payload_bytes WHERE name = 'payload_bytes'; END""",
-    """CREATE TRIGGER messages_deleted AFTER DELETE ON messages BEGIN
-        UPDATE counters SET value = value - OLD.payload_bytes WHERE name = 'payload_bytes'; END""",
-    f"PRAGMA user_version = {SCHEMA_VERSION}",
-)
+
 _COLUMNS = "message_id, topic, payload, created_ms, source_id, seq"
+# (message_id, payload_bytes, delivered_ms) of the next row to give up its room
+_OLDEST_JOURNAL_ROW = """SELECT message_id, payload_bytes, delivered_ms FROM messages
+    INDEXED BY messages_delivered_ms WHERE delivered_ms IS NOT NULL
+    ORDER BY delivered_ms, message_id LIMIT 1"""
+_OLDEST_PENDING_ROW = """SELECT message_id, payload_bytes, delivered_ms FROM messages
+    INDEXED BY messages_pending WHERE delivered_ms IS NULL ORDER BY message_id LIMIT 1"""
 _CREATED_MS_END = (1 << 63) - 1  # no created_ms_max: everything before the end of SQLite's integers
 
 
 @dataclass(frozen=True)
 class SpooledMessage:
-    """One message waiting for its PUBACK; source_id and seq are None for events."""
+    """One message waiting for its successful PUBACK; source_id and seq are None for events."""
 
     message_id: int
     topic: str
@@ -70,7 +67,12 @@ class SpooledMessage:
 
 @dataclass(frozen=True)
 class SpoolStats:
-    """How full the spool is and how much it has dropped since it was created."""
+    """How full the spool is and how much it has dropped since it was created.
+
+    depth, payload_bytes and oldest_created_ms are of pending messages only; the journal of
+    delivered ones is journal_depth and journal_bytes. Journal rows evicted are not counted as
+    dropped: central has them.
+    """
 
     depth: int
     payload_bytes: int
@@ -79,6 +81,8 @@ class SpoolStats:
     dropped_for_age: int
     dropped_for_disk_full: int
     file_bytes: int
+    journal_depth: int
+    journal_bytes: int
 
     def oldest_age_ms(self, now_ms: int) -> int | None:
         """How long the oldest waiting message has waited at `now_ms`; None when empty."""
@@ -103,11 +107,19 @@ class Spool:
         bytes_max: int,
         age_ms_max: int,
         disk_free_bytes_min: int = DISK_FREE_BYTES_MIN,
+        journal_ms_max: int = 0,
+        journal_bytes_max: int = 0,
     ) -> None:
-        """Open or create the spool at `path`; refuse a corrupt file or another schema version."""
+        """Open or create the spool at `path`; refuse a corrupt file or another schema version.
+
+        The journal bounds default to 0: a delivered message is gone at the next ack or put.
+        """
         assert bytes_max > 0 and age_ms_max > 0, (bytes_max, age_ms_max)
+        assert journal_ms_max >= 0 and journal_bytes_max >= 0, (journal_ms_max, journal_bytes_max)
         self._path = Path(path)
         self._bytes_max = bytes_max
+        self._journal_ms_max = journal_ms_max
+        self._journal_bytes_max = journal_bytes_max
         self._disk_free_bytes_min = disk_free_bytes_min
         self._age_ms_max = age_ms_max
         self._lock = threading.Lock()
@@ -164,6 +176,8 @@ class Spool:
                 return self._drop_oversized(topic, len(payload), source_id, seq)
             made_room = self._make_room_on_disk(len(payload))
             result = self._try_put(topic, payload, now_ms, source_id, seq)
+            if result is None and self._drop_journal_for_disk_full():
+                result = self._try_put(topic, payload, now_ms, source_id, seq)
             if result is None:
                 dropped_for_disk_full = self._drop_for_disk_full()
                 result = self._try_put(topic, payload, now_ms, source_id, seq)
@@ -175,7 +189,8 @@ class Spool:
             return PutResult(result.message_id, result.dropped + made_room)
 
     def _make_room_on_disk(self, payload_bytes: int) -> int:
-        """Below disk_free_bytes_min free, drop the oldest until their bytes cover the new one.
+        """Below disk_free_bytes_min free, drop journal rows, then the oldest pending, until
+        their bytes cover the new one; return how many pending messages were dropped.
 
         SQLite reuses the freed pages, so the file stops growing: the spool becomes a ring of
         the newest messages instead of filling the disk until even a DELETE cannot be written.
@@ -187,13 +202,11 @@ class Spool:
             with self._transaction():
                 dropped = freed = 0
                 while freed < payload_bytes:
-                    row = self._one(
-                        "SELECT message_id, payload_bytes FROM messages ORDER BY message_id LIMIT 1"
-                    )
+                    row = self._one(_OLDEST_JOURNAL_ROW) or self._one(_OLDEST_PENDING_ROW)
                     if row is None:
                         break
                     self._connection.execute("DELETE FROM messages WHERE message_id = ?", (row[0],))
-                    dropped, freed = dropped + 1, freed + row[1]
+                    dropped, freed = dropped + (row[2] is None), freed + row[1]
                 self._add_counter("dropped_for_disk_full", dropped)
         except sqlite3.Error as error:
             if not _is_disk_full(error):
@@ -217,7 +230,7 @@ class Spool:
         created_ms_max: int | None = None,
         exclude_ids: Collection[int] = (),
     ) -> list[SpooledMessage]:
-        """Up to `limit` waiting messages, oldest first, created in [min, max), not excluded."""
+        """Up to `limit` pending messages, oldest first, created in [min, max), not excluded."""
         assert limit >= 0, limit
         excluded = set(exclude_ids)
         created_ms_max = _CREATED_MS_END if created_ms_max is None else created_ms_max
@@ -228,36 +241,65 @@ class Spool:
                 rows = self._window_rows(limit, created_ms_min, created_ms_max, excluded)
         return [SpooledMessage(*row) for row in rows]
 
-    def ack(self, message_id: int) -> bool:
-        """Delete an acknowledged message; False if it was not there (acked before or dropped)."""
+    def ack(self, message_id: int, now_ms: int) -> bool:
+        """Move a stored message to the journal, delivered at `now_ms`, and keep the journal's
+        bounds; False if it was not pending (acked before, or dropped)."""
         with self._lock:
-            with self._guarded("ack"):
-                deleted = self._connection.execute(
-                    "DELETE FROM messages WHERE message_id = ?", (message_id,)
+            with self._guarded("ack"), self._transaction():
+                marked = self._connection.execute(
+                    "UPDATE messages SET delivered_ms = ? WHERE message_id = ?"
+                    " AND delivered_ms IS NULL",
+                    (now_ms, message_id),
                 ).rowcount
-            if deleted:
+                evicted = self._trim_journal(now_ms)
+            if evicted:
                 self._vacuum_if_free()
-            return deleted > 0
+            return marked > 0
+
+    def repend(self, source_id: str, seq_from: int, seq_to: int) -> list[int]:
+        """Make the source's journal rows with seq in [seq_from, seq_to] pending again; return
+        every seq of that range the spool holds (pending before or now), ascending."""
+        assert 0 <= seq_from <= seq_to, (seq_from, seq_to)
+        where = "source_id = ? AND seq >= ? AND seq <= ?"
+        params = (source_id, seq_from, seq_to)
+        with self._lock, self._guarded("repend"), self._transaction():
+            self._connection.execute(
+                f"UPDATE messages SET delivered_ms = NULL WHERE {where}"
+                " AND delivered_ms IS NOT NULL",
+                params,
+            )
+            rows = self._connection.execute(
+                f"SELECT DISTINCT seq FROM messages WHERE {where} ORDER BY seq", params
+            ).fetchall()
+        return [seq for (seq,) in rows]
 
     def expire(self, now_ms: int) -> int:
-        """Drop messages created before now_ms - age_ms_max; return how many."""
+        """Drop pending messages created before now_ms - age_ms_max and journal rows past the
+        journal's bounds; return how many pending messages were dropped."""
         with self._lock:
             with self._guarded("expire"), self._transaction():
                 dropped = self._drop_expired(now_ms)
-            if dropped:
+                evicted = self._trim_journal(now_ms)
+            if dropped or evicted:
                 self._vacuum_if_free()
             return dropped
 
     def is_empty(self) -> bool:
-        """Nothing waits to be sent (cheap: no count, no file sizes)."""
+        """Nothing waits to be sent (cheap: no count, no file sizes); the journal does not count."""
         with self._lock, self._guarded("is_empty"):
-            return self._one("SELECT 1 FROM messages LIMIT 1") is None
+            return self._one("SELECT 1 FROM messages WHERE delivered_ms IS NULL LIMIT 1") is None
 
     def stats(self) -> SpoolStats:
         """Depth, payload bytes, the oldest message, the drop counters and the size on disk."""
         with self._lock, self._guarded("stats"), self._transaction("BEGIN"):
             counters = dict(self._connection.execute("SELECT name, value FROM counters"))
-            depth, oldest_created_ms = self._one("SELECT count(*), min(created_ms) FROM messages")
+            depth, oldest_created_ms = self._one(  # from the partial index alone
+                "SELECT count(*), min(created_ms) FROM messages INDEXED BY messages_created_ms"
+                " WHERE delivered_ms IS NULL"
+            )
+            (journal_depth,) = self._one(
+                "SELECT count(*) FROM messages WHERE delivered_ms IS NOT NULL"
+            )
         return SpoolStats(
             depth=depth,
             payload_bytes=counters["payload_bytes"],
@@ -266,6 +308,8 @@ class Spool:
             dropped_for_age=counters["dropped_for_age"],
             dropped_for_disk_full=counters["dropped_for_disk_full"],
             file_bytes=self._file_bytes(),
+            journal_depth=journal_depth,
+            journal_bytes=counters["journal_bytes"],
         )
 
     def _open(self) -> None:
@@ -286,8 +330,12 @@ class Spool:
                     version == 0
                     and not connection.execute("SELECT 1 FROM sqlite_master").fetchone()
                 ):
-                    for statement in _SCHEMA:
+                    for statement in SCHEMA:
                         connection.execute(statement)
+                elif version == 1:
+                    for statement in UPGRADE_FROM_1:
+                        connection.execute(statement)
+                    logger.info("spool %s: upgraded from schema version 1 to 2", self._path)
                 elif version != SCHEMA_VERSION:
                     raise SpoolError(
                         f"spool {self._path}: schema version {version}, this code reads "
@@ -342,6 +390,7 @@ class Spool:
                 assert message_id is not None
                 self._advance_seq(source_id, seq)
                 dropped = self._drop_expired(now_ms) + self._drop_for_bytes(message_id)
+                self._trim_journal(now_ms)
         except sqlite3.Error as error:
             if _is_disk_full(error):
                 return None
@@ -360,16 +409,32 @@ class Spool:
         )  # fmt: skip
         return PutResult(message_id=-1, dropped=1)
 
+    def _drop_journal_for_disk_full(self) -> int:
+        """Delete the whole journal to make room on a full disk; return how many rows went."""
+        try:
+            with self._transaction():
+                evicted = self._connection.execute(
+                    "DELETE FROM messages WHERE delivered_ms IS NOT NULL"
+                ).rowcount
+        except sqlite3.Error as error:
+            if not _is_disk_full(error):
+                raise self._error("put", error) from error
+            return 0
+        if evicted:
+            logger.warning("spool %s: disk full: emptied the delivered-journal", self._path)
+        return evicted
+
     def _drop_for_disk_full(self) -> int:
-        """Drop the oldest tenth of the messages (at least one) to make room; return how many."""
+        """Drop the oldest tenth of the pending (at least one) to make room; return how many."""
         with contextlib.suppress(sqlite3.Error):  # a checkpoint gives the WAL's space back
             self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         try:
             with self._transaction():
-                depth = self._one("SELECT count(*) FROM messages")[0]
+                depth = self._one("SELECT count(*) FROM messages WHERE delivered_ms IS NULL")[0]
                 dropped = self._connection.execute(
-                    "DELETE FROM messages WHERE message_id IN"
-                    " (SELECT message_id FROM messages ORDER BY message_id LIMIT ?)",
+                    "DELETE FROM messages WHERE message_id IN (SELECT message_id FROM messages"
+                    " INDEXED BY messages_pending WHERE delivered_ms IS NULL"
+                    " ORDER BY message_id LIMIT ?)",
                     (max(1, depth // DISK_FULL_DROP_DIVISOR),),
                 ).rowcount
                 self._add_counter("dropped_for_disk_full", dropped)
@@ -387,7 +452,7 @@ class Spool:
         except sqlite3.Error as error:
             logger.warning("spool %s: could not count a refused put: %s", self._path, error)
         with self._guarded("put"):
-            depth = self._one("SELECT count(*) FROM messages")[0]
+            depth = self._one("SELECT count(*) FROM messages WHERE delivered_ms IS NULL")[0]
         return SpoolFullError(
             f"the disk holding {self._path} is full: put refused with {depth} messages waiting;"
             " free space on that disk or lower the spool's bytes_max"
@@ -402,8 +467,9 @@ class Spool:
     def _oldest_rows(self, limit: int, created_ms_max: int, excluded: set[int]) -> list[Any]:
         """The first rows in message_id order created before created_ms_max, stepped lazily."""
         rows: list[Any] = []
-        cursor = self._connection.execute(  # the unary + keeps SQLite on the rowid order
-            f"SELECT {_COLUMNS} FROM messages WHERE +created_ms < ? ORDER BY message_id",
+        cursor = self._connection.execute(  # in message_id order, over pending rows only
+            f"SELECT {_COLUMNS} FROM messages INDEXED BY messages_pending"
+            " WHERE delivered_ms IS NULL AND created_ms < ? ORDER BY message_id",
             (created_ms_max,),
         )
         with contextlib.closing(cursor):
@@ -420,7 +486,7 @@ class Spool:
         """The oldest rows created in [min, max): ids from the index alone, then those rows."""
         window = self._connection.execute(
             "SELECT message_id FROM messages INDEXED BY messages_created_ms"
-            " WHERE created_ms >= ? AND created_ms < ?",
+            " WHERE created_ms >= ? AND created_ms < ? AND delivered_ms IS NULL",
             (created_ms_min, created_ms_max),
         )
         chosen = heapq.nsmallest(limit, (i for (i,) in window if i not in excluded))
@@ -428,21 +494,44 @@ class Spool:
         return [self._one(sql, (message_id,)) for message_id in chosen]
 
     def _drop_expired(self, now_ms: int) -> int:
-        """Delete messages created before now_ms - age_ms_max and count them; return how many."""
+        """Delete pending messages created before now_ms - age_ms_max, count them; how many."""
         dropped = self._connection.execute(
-            "DELETE FROM messages WHERE created_ms < ?", (now_ms - self._age_ms_max,)
+            "DELETE FROM messages WHERE created_ms < ? AND delivered_ms IS NULL",
+            (now_ms - self._age_ms_max,),
         ).rowcount
         self._add_counter("dropped_for_age", dropped)
         return dropped
 
+    def _trim_journal(self, now_ms: int) -> int:
+        """Evict journal rows delivered before now_ms - journal_ms_max, then the oldest until
+        the journal fits journal_bytes_max; return how many went."""
+        evicted = self._connection.execute(
+            "DELETE FROM messages WHERE delivered_ms < ?", (now_ms - self._journal_ms_max,)
+        ).rowcount
+        return evicted + self._evict_journal(self._journal_bytes_max)
+
+    def _evict_journal(self, journal_bytes_max: int) -> int:
+        """Delete the oldest-delivered journal rows until their bytes fit; return how many."""
+        (journal_bytes,) = self._one("SELECT value FROM counters WHERE name = 'journal_bytes'")
+        evicted = 0
+        while journal_bytes > journal_bytes_max:
+            row = self._one(_OLDEST_JOURNAL_ROW)
+            assert row is not None, "journal_bytes counts journal rows only"
+            self._connection.execute("DELETE FROM messages WHERE message_id = ?", (row[0],))
+            journal_bytes -= row[1]
+            evicted += 1
+        return evicted
+
     def _drop_for_bytes(self, keep_id: int) -> int:
-        """Delete the oldest messages before `keep_id` until the bytes fit bytes_max; count them."""
+        """Evict journal rows, then drop the oldest pending before `keep_id`, until pending and
+        journal bytes fit bytes_max; count and return the pending dropped."""
         (total_bytes,) = self._one("SELECT value FROM counters WHERE name = 'payload_bytes'")
+        self._evict_journal(max(0, self._bytes_max - total_bytes))  # the journal goes first
         dropped = 0
         while total_bytes > self._bytes_max:
             row = self._one(
-                "SELECT message_id, payload_bytes FROM messages WHERE message_id < ?"
-                " ORDER BY message_id LIMIT 1",
+                "SELECT message_id, payload_bytes FROM messages INDEXED BY messages_pending"
+                " WHERE delivered_ms IS NULL AND message_id < ? ORDER BY message_id LIMIT 1",
                 (keep_id,),
             )
             assert row is not None, "the kept message alone fits bytes_max"

@@ -1,14 +1,21 @@
 """The uplink: drains the spool to the broker over MQTT (5 or 3.1.1), QoS 1; keeps the status.
 
 One thread owns the paho client (paho-mqtt 2.x; MQTT 5, or 3.1.1 with `protocol = "3.1.1"` for a
-broker without MQTT 5 such as central's embedded amqtt). A message leaves the spool only when the
-broker's PUBACK for it arrives, so whatever happens to the connection or the process, a batch is
-sent at least once; central drops the duplicates by (device, source, seq).
+broker without MQTT 5 such as central's embedded amqtt). A message counts as delivered only when
+the broker's PUBACK says it was stored: under MQTT 5 reason 0 (Success) alone. Reason 16 "No
+matching subscribers" (e.g. a broker just restarted, before central's ingest subscribed again)
+is retried after NO_SUBSCRIBERS_RETRY_S_MIN, doubling up to NO_SUBSCRIBERS_RETRY_S_MAX while it
+lasts; any other code after REFUSED_RETRY_S. (MQTT 3.1.1 has no reason codes: a PUBACK is all it
+says.) A delivered message moves from the spool's pending rows to its delivered-journal, so
+whatever happens to the connection or the process, a batch is sent at least once; central drops
+the duplicates by (device, source, seq).
 
     topic                                            qos retain  payload
     stations/{station}/devices/{device}/batches      1   no      HashBatch wire bytes (batch.py)
     stations/{station}/devices/{device}/events       1   no      HealthEvent JSON (health.py)
     stations/{station}/devices/{device}/status       1   yes     heartbeat JSON; last will: offline
+    stations/{station}/devices/{device}/commands     1   no      subscribed: central's commands
+                                                                 (commands.py), to on_command
 
 Each connection uses a fresh client with clean_start=False and a session expiry (3.1.1:
 clean_session=False, kept as long as the broker keeps sessions), so the broker keeps the session
@@ -16,8 +23,11 @@ across short drops, and paho's in-memory queue never holds what the spool alread
 Messages spooled while connected are live and go at once (up to inflight_max unacknowledged);
 the backlog left from before the connection drains oldest first at no more than
 backlog_rate_max per second, after live messages, so a day of backlog neither floods the broker
-nor delays what is on air now. Reconnects back off exponentially with full jitter above
-backoff_s_min; a refused login is reported once per change of reason, not once per attempt.
+nor delays what is on air now; a resend command makes journal rows pending again, and they go
+out the same way. Every connect subscribes to the commands topic again (the session keeps the
+subscription, but a broker that lost its state would not). Reconnects back off exponentially
+with full jitter above backoff_s_min; a refused login is reported once per change of reason,
+not once per attempt.
 """
 
 from __future__ import annotations
@@ -45,12 +55,21 @@ LOOP_TIMEOUT_S = 0.1  # paho's network loop wakes at least this often to publish
 CONNECT_TIMEOUT_S = 10.0  # TCP connect plus CONNACK
 STABLE_S = 60.0  # a connection that lasted this long resets the backoff
 REFUSED_RETRY_S = 60.0  # a message the broker refused (PUBACK >= 0x80) is retried after this
+# PUBACK 16 "No matching subscribers": not stored, central is not listening yet; retry soon
+NO_SUBSCRIBERS_RETRY_S_MIN = 2.0
+NO_SUBSCRIBERS_RETRY_S_MAX = 30.0
+PUBACK_SUCCESS = 0
+PUBACK_NO_MATCHING_SUBSCRIBERS = 16
+KINDS = ("batches", "events", "status", "commands")
+# The heartbeat's uplink counters: acked = stored (PUBACK 0), refused = PUBACK >= 0x80,
+# no_subscribers = PUBACK 16, commands = messages received on the commands topic.
+COUNTERS = ("connects", "published", "acked", "refused", "no_subscribers", "commands")
 GOODBYE_WAIT_S = 2.0  # on shutdown, time given to the broker to acknowledge the offline status
 
 
 def topic_for(station_id: str, device_id: str, kind: str) -> str:
-    """The MQTT topic of one kind ("batches", "events", "status") of a device's messages."""
-    assert kind in ("batches", "events", "status"), kind
+    """The MQTT topic of one kind (one of KINDS) of a device's messages."""
+    assert kind in KINDS, kind
     return f"stations/{station_id}/devices/{device_id}/{kind}"
 
 
@@ -97,12 +116,16 @@ class Uplink:
         device_id: str,
         station_id: str,
         rng: random.Random | None = None,
+        on_command: Callable[[bytes], None] | None = None,
     ) -> None:
+        """`on_command` gets each commands-topic payload, in the uplink thread."""
         self.settings = settings
         self.spool = spool
         self.device_id = device_id
         self.station_id = station_id
         self.status_topic = topic_for(station_id, device_id, "status")
+        self.commands_topic = topic_for(station_id, device_id, "commands")
+        self._on_command = on_command
         self._rng = rng or random.Random()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -118,7 +141,8 @@ class Uplink:
         self._backlog_maybe = False
         self._bucket = _TokenBucket(settings.backlog_rate_max, time.monotonic)
         self._refusal: str | None = None
-        self.counters = {"connects": 0, "published": 0, "acked": 0, "refused": 0}
+        self._unmatched_streak = 0  # PUBACKs with reason 16 since the last success
+        self.counters = dict.fromkeys(COUNTERS, 0)
         self.last_error: str | None = None
 
     # -- public, any thread ----------------------------------------------------------------
@@ -143,6 +167,11 @@ class Uplink:
 
     def notify(self) -> None:
         """A message was spooled: publish it soon."""
+        self._wake.set()
+
+    def requeue(self) -> None:
+        """Old messages became pending again (a resend): look at the backlog again soon."""
+        self._backlog_maybe = True
         self._wake.set()
 
     def set_status(self, status: dict[str, Any]) -> None:
@@ -226,6 +255,8 @@ class Uplink:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
+        client.on_subscribe = self._on_subscribe
+        client.on_message = self._on_message
         return client
 
     def _session_args(self) -> dict:
@@ -277,9 +308,34 @@ class Uplink:
         self.counters["connects"] += 1
         with self._lock:
             self._status_dirty = self._status is not None
-        if self.last_error:
-            logger.info("uplink: connected to %s:%d", self.settings.host, self.settings.port)
+        client.subscribe(self.commands_topic, qos=1)
+        logger.info(
+            "uplink: connected to %s:%d (MQTT %s, session present: %s)",
+            self.settings.host,
+            self.settings.port,
+            self.settings.protocol,
+            "yes" if flags.session_present else "no",
+        )
         self.last_error = None
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        refused = [str(code) for code in reason_codes if code.is_failure]
+        if refused:
+            logger.warning(
+                "uplink: broker refused the subscription to %s: %s: resend requests from"
+                " central will not reach this agent",
+                self.commands_topic,
+                ", ".join(refused),
+            )
+
+    def _on_message(self, client, userdata, message) -> None:
+        if message.topic != self.commands_topic or self._on_command is None:
+            return
+        self.counters["commands"] += 1
+        try:
+            self._on_command(message.payload)
+        except Exception:  # else the command is never acknowledged and comes back forever
+            logger.exception("uplink: command on %s failed", self.commands_topic)
 
     def _on_disconnect(self, client, userdata, flags, reason_code, properties) -> None:
         self._connected = False
@@ -288,14 +344,43 @@ class Uplink:
         message_id = self._inflight.pop(mid, None)
         if message_id is None:
             return  # a status message
-        if reason_code.is_failure:
+        if reason_code.value == PUBACK_NO_MATCHING_SUBSCRIBERS:
+            self._not_stored(message_id)
+            return
+        if reason_code.value != PUBACK_SUCCESS:
             self.counters["refused"] += 1
-            self._refused_until[message_id] = time.monotonic() + REFUSED_RETRY_S
+            self._retry_later(message_id, REFUSED_RETRY_S)
             self._report(f"broker refused message {message_id}: {reason_code}")
             return
-        self.spool.ack(message_id)
+        if self._unmatched_streak:
+            logger.info("uplink: central stores messages again")
+            self._unmatched_streak = 0
+        self.spool.ack(message_id, now_ms())
         self.counters["acked"] += 1
         self._wake.set()  # room for another
+
+    def _not_stored(self, message_id: int) -> None:
+        """PUBACK 16: nobody subscribed, so the broker dropped it; keep it pending, retry soon."""
+        self.counters["no_subscribers"] += 1
+        delay_s = min(
+            NO_SUBSCRIBERS_RETRY_S_MAX,
+            NO_SUBSCRIBERS_RETRY_S_MIN
+            * 2.0 ** min(self._unmatched_streak // self.settings.inflight_max, 10),
+        )
+        if not self._unmatched_streak:
+            logger.warning(
+                "uplink: broker has no subscriber for our messages (central not listening?):"
+                " not delivered, retrying every %g s or more",
+                delay_s,
+            )
+        self._unmatched_streak += 1
+        self._retry_later(message_id, delay_s)
+
+    def _retry_later(self, message_id: int, delay_s: float) -> None:
+        """Hold a message back for delay_s; the pump keeps looking until it is due again, even
+        if nothing new is spooled meanwhile."""
+        self._refused_until[message_id] = time.monotonic() + delay_s
+        self._backlog_maybe = True
 
     def _pump(self, client: mqtt.Client) -> None:
         """Publish the status if it changed, then live messages, then some backlog."""

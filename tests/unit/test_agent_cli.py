@@ -279,3 +279,40 @@ def test_check_config_prints_the_effective_settings(tmp_path: Path) -> None:
     assert printed["health"]["dead_air_s"] == 20.0
     assert printed["sources"][0]["station_id"] == "joy-fm"
     assert "s3cret" not in result.stdout
+
+
+def test_version_names_the_package_and_the_fingerprint(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints the installed version and the fingerprint version, and exits 0."""
+    from importlib import metadata
+
+    with pytest.raises(SystemExit) as raised:
+        main(["--version"])
+    assert raised.value.code == 0
+    printed = capsys.readouterr().out.strip()
+    assert printed == (
+        f"zamio-agent {metadata.version('zamio')} (fingerprint version {FINGERPRINT_VERSION})"
+    )
+
+
+def test_window_option_shows_seconds_in_its_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """--window-s takes seconds, and its help says so (not WINDOW_FRAMES)."""
+    with pytest.raises(SystemExit):
+        main(["fingerprint", "--help"])
+    usage = capsys.readouterr().out
+    assert "--window-s SECONDS" in usage and "WINDOW_FRAMES" not in usage
+
+
+def test_check_config_refuses_a_directory_spool_and_a_far_future_start(tmp_path: Path) -> None:
+    """check-config exits 2 for a spool path that is a directory and a start_ms in year 5138."""
+    (tmp_path / "spool").mkdir()
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        'device_id = "pi-01"\nstation_id = "joy-fm"\n[spool]\npath = "spool"\n'
+        '[[source]]\nid = "log"\nkind = "file"\npath = "a.wav"\nstart_ms = 99999999999999\n'
+    )
+    result = agent_cli("check-config", "--config", str(config))
+    assert result.returncode == 2, result.stdout
+    assert f"[spool] path: {tmp_path / 'spool'} is a directory" in result.stderr
+    assert "start_ms: must be UTC milliseconds from 2000-01-01 to 2100-01-01" in result.stderr
+    assert "in the year 5138" in result.stderr

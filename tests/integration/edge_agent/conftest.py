@@ -130,7 +130,10 @@ class Collector:
     port: int
     username: str | None = None
     password: str | None = None
+    client_id: str | None = None  # default: collector-{port}
+    topic: str = "stations/#"
     batches: list[HashBatch] = field(default_factory=list)
+    payloads: list[bytes] = field(default_factory=list)  # the batches as they came, in order
     events: list[dict] = field(default_factory=list)
     statuses: list[dict] = field(default_factory=list)
     batch_bytes: int = 0
@@ -139,13 +142,13 @@ class Collector:
     def start(self) -> None:
         self.client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
-            client_id=f"collector-{self.port}",
+            client_id=self.client_id or f"collector-{self.port}",
             protocol=mqtt.MQTTv5,
         )
         if self.username:
             self.client.username_pw_set(self.username, self.password)
         self.client.reconnect_delay_set(0.1, 0.5)
-        self.client.on_connect = lambda c, *_: c.subscribe("stations/#", qos=1)
+        self.client.on_connect = lambda c, *_: c.subscribe(self.topic, qos=1)
         self.client.on_message = self._on_message
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = 3600
@@ -162,6 +165,7 @@ class Collector:
         with self.lock:
             if kind == "batches":
                 self.batches.append(decode_batch(message.payload))
+                self.payloads.append(message.payload)
                 self.batch_bytes += len(message.payload)
             elif kind == "events":
                 self.events.append(json.loads(message.payload))
@@ -247,13 +251,14 @@ def agent_toml(
     sources: str,
     uplink: str = "",
     health: str = "",
+    spool_keys: str = "",
 ) -> str:
     """An agent config for the tests: fast heartbeats and backoffs, private spool."""
     return (
         'device_id = "pi-test"\nstation_id = "test-fm"\nlog_level = "info"\n'
         f'[uplink]\nurl = "mqtt://{HOST}:{broker_port}"\nheartbeat_s = 2\n'
         f"backoff_s_min = 0.2\nbackoff_s_max = 1.0\nbacklog_rate_max = 50\n{uplink}\n"
-        f'[spool]\npath = "{spool}"\n'
+        f'[spool]\npath = "{spool}"\n{spool_keys}\n'
         f"[health]\nrestart_backoff_s_min = 0.2\nrestart_backoff_s_max = 1.0\n{health}\n"
         f"{sources}"
     )

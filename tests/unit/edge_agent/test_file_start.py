@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from edge_agent.errors import SettingsError
-from edge_agent.settings import parse_settings
+from edge_agent.settings import START_MS_MAX, START_MS_MIN, parse_settings
 
 
 def _settings(tmp_path: Path, source: dict) -> object:
@@ -42,3 +42,32 @@ def test_start_ms_is_refused_where_it_means_nothing(
     (tmp_path / "a.wav").write_bytes(b"RIFF")
     with pytest.raises(SettingsError, match=problem):
         _settings(tmp_path, source)
+
+
+@pytest.mark.parametrize(
+    ("start_ms", "year"),
+    [
+        (99_999_999_999_999, "5138"),  # the mistake seen in the field
+        (1_795_000_000, "1970"),  # seconds, not milliseconds
+        (1_795_000_000_000_000, "58851"),  # microseconds
+        (START_MS_MAX, "2100"),
+        (START_MS_MIN - 1, "1999"),
+    ],
+)
+def test_start_ms_outside_2000_to_2100_is_refused(tmp_path: Path, start_ms: int, year: str) -> None:
+    """A start_ms before 2000 or from 2100 on is refused, saying the year it would mean."""
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    source = {"id": "log", "kind": "file", "path": "a.wav", "start_ms": start_ms}
+    with pytest.raises(SettingsError) as raised:
+        _settings(tmp_path, source)
+    (problem,) = raised.value.problems
+    assert "start_ms: must be UTC milliseconds from 2000-01-01 to 2100-01-01" in problem
+    assert f"in the year {year}" in problem
+
+
+def test_start_ms_bounds_are_inclusive_below_exclusive_above(tmp_path: Path) -> None:
+    """2000-01-01T00:00:00Z and the last ms before 2100 are both accepted."""
+    (tmp_path / "a.wav").write_bytes(b"RIFF")
+    for start_ms in (START_MS_MIN, START_MS_MAX - 1):
+        source = {"id": "log", "kind": "file", "path": "a.wav", "start_ms": start_ms}
+        assert _settings(tmp_path, source).sources[0].start_ms == start_ms

@@ -505,6 +505,12 @@ def test_uplink_values_are_checked(tmp_path: Path, uplink: str, fragment: str) -
     [
         ("[spool]\nage_s_max = 0", "[spool] age_s_max: must be > 0"),
         ("[spool]\npath = 3", "expected a path (a string), got an integer"),
+        ('[spool]\npath = "."', "is a directory; give the spool's file, e.g. "),
+        ('[spool]\npath = "agent.toml/spool.db"', "agent.toml is not a directory, so"),
+        ('[spool]\npath = "agent.toml/a/b/spool.db"', "agent.toml is not a directory, so"),
+        ("[spool]\njournal_s_max = -1", "[spool] journal_s_max: must be >= 0"),
+        ("[spool]\njournal_bytes_max = -1", "[spool] journal_bytes_max: must be >= 0"),
+        ("[spool]\njournal_bytes_max = 1.5", "expected an integer, got a number"),
         ("[health]\nsilence_dbfs = 0", "silence_dbfs: must be < 0"),
         ("[health]\nclipping_share_max = 1", "must be > 0 and < 1, got 1.0"),
         ("[health]\nclipping_share_max = 0", "must be > 0 and < 1, got 0.0"),

@@ -51,7 +51,7 @@ def test_put_pending_ack_round_trip(spool: Spool) -> None:
     assert spool.pending(10)[1] == SpooledMessage(
         event.message_id, "t/health", b"{}", 1_001, None, None
     )
-    assert spool.ack(result.message_id) is True
+    assert spool.ack(result.message_id, now_ms=0) is True
     assert ids(spool.pending(10)) == [event.message_id]
 
 
@@ -73,16 +73,16 @@ def test_pending_is_oldest_first_with_window_exclusions_and_limit(spool: Spool) 
 def test_ack_is_idempotent(spool: Spool) -> None:
     """A second ack of the same id, or an ack of an unknown id, is a harmless False."""
     message_id = spool.put("t", b"x", now_ms=0).message_id
-    assert spool.ack(message_id) is True
-    assert spool.ack(message_id) is False
-    assert spool.ack(999_999) is False
+    assert spool.ack(message_id, now_ms=0) is True
+    assert spool.ack(message_id, now_ms=0) is False
+    assert spool.ack(999_999, now_ms=0) is False
     assert spool.stats().depth == 0
 
 
 def test_message_ids_grow_even_after_the_newest_is_acked(spool: Spool) -> None:
     """An acked id is never handed out again, so the uplink cannot confuse two messages."""
     first = spool.put("t", b"x", now_ms=0).message_id
-    spool.ack(first)
+    spool.ack(first, now_ms=0)
     assert spool.put("t", b"y", now_ms=0).message_id > first
 
 
@@ -105,7 +105,7 @@ def test_next_seq_grows_past_dropped_and_acked_batches(spool_path: Path) -> None
         spool.put("t", bytes(8), now_ms=0, source_id="fm1", seq=0)
         result = spool.put("t", bytes(8), now_ms=1, source_id="fm1", seq=1)
         assert result.dropped == 1
-        spool.ack(result.message_id)
+        spool.ack(result.message_id, now_ms=0)
         assert spool.stats().depth == 0
         assert spool.next_seq("fm1") == 2
     with Spool(spool_path, bytes_max=10, age_ms_max=AGE_MS_MAX) as spool:
@@ -177,7 +177,7 @@ def test_file_shrinks_after_a_backlog_drains(spool: Spool) -> None:
         spool.put("t", bytes(10_000), now_ms=n)
     peak_bytes = spool.stats().file_bytes
     for message in spool.pending(2_000):
-        spool.ack(message.message_id)
+        spool.ack(message.message_id, now_ms=0)
     assert spool.stats().file_bytes < peak_bytes / 2
 
 
@@ -315,7 +315,7 @@ def test_concurrent_puts_and_acks_lose_nothing(spool: Spool) -> None:
             finished = producers_done.is_set()
             batch = spool.pending(25)
             for message in batch:
-                assert spool.ack(message.message_id)
+                assert spool.ack(message.message_id, now_ms=0)
                 acked.append(message.message_id)
             if finished and not batch:
                 return acked
@@ -352,5 +352,5 @@ def test_is_empty_follows_put_and_ack(spool: Spool) -> None:
     assert spool.is_empty()
     message_id = spool.put("t", b"x", now_ms=0).message_id
     assert not spool.is_empty()
-    spool.ack(message_id)
+    spool.ack(message_id, now_ms=0)
     assert spool.is_empty()

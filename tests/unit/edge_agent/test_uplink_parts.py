@@ -29,6 +29,7 @@ def test_backoff_grows_with_full_jitter_and_stays_bounded() -> None:
 def test_topics_and_offline_status() -> None:
     """Topics follow stations/{station}/devices/{device}/{kind}; the will says offline."""
     assert topic_for("joy-fm", "pi-01", "batches") == "stations/joy-fm/devices/pi-01/batches"
+    assert topic_for("joy-fm", "pi-01", "commands") == "stations/joy-fm/devices/pi-01/commands"
     with pytest.raises(AssertionError):
         topic_for("joy-fm", "pi-01", "secrets")
     assert b'"state":"offline"' in offline_status("pi-01", "joy-fm", "shutdown")
