@@ -255,9 +255,27 @@ def _settled(session: Session, play: Play, now_ms: int) -> bool:
         before = _built(session, device_id, source_id, min(seqs) - 1)
         after = _built(session, device_id, source_id, max(seqs) + 1)
         after = after or _stopped_after(session, device_id, source_id, max(seqs), now_ms)
-        if timeline.source_settled(windows, start_ms, end_ms, before, after):
+        holes = _holes_arrived(session, device_id, source_id, seqs)
+        if timeline.source_settled(windows, start_ms, end_ms, before, after, holes):
             return True
     return False
+
+
+def _holes_arrived(session: Session, device_id: int, source_id: str, seqs: list[int]) -> bool:
+    """Whether every seq of the source from min(seqs) to max(seqs) has arrived and is in plays
+    (those not in `seqs` lie at other times: a rerun of the same file with the same start)."""
+    lo, hi = min(seqs), max(seqs)
+    if hi - lo + 1 == len(set(seqs)):
+        return True
+    built = session.scalar(
+        select(func.count()).where(
+            IngestedBatch.device_id == device_id,
+            IngestedBatch.source_id == source_id,
+            IngestedBatch.seq.between(lo, hi),
+            IngestedBatch.plays_at.is_not(None),
+        )
+    )
+    return built == hi - lo + 1
 
 
 def _built(session: Session, device_id: int, source_id: str, seq: int) -> bool:

@@ -132,6 +132,17 @@ def test_the_span_before_a_sources_first_window_has_nothing_to_wait_for() -> Non
     assert source_settled(late, T0_MS, end_ms, has_before=True, has_after=False)
 
 
+def test_a_rerun_of_the_same_file_settles_once_its_other_seqs_have_arrived() -> None:
+    """Issue 12: the same file run twice with the same start gives seqs 0-58 and 59-117 over
+    the same hours; a span's windows then skip seqs, which is no backlog once those arrived."""
+    first_run = windows(range(0, 59))
+    second_run = windows(range(59, 118))
+    ws = first_run[40:] + second_run[40:]  # the last 19 windows of each run
+    start_ms, end_ms = T0_MS + 40 * WINDOW_MS, T0_MS + 59 * WINDOW_MS
+    assert not source_settled(ws, start_ms, end_ms, has_before=True, has_after=True)
+    assert source_settled(ws, start_ms, end_ms, True, True, holes_arrived=True)
+
+
 def play(start_s: int, end_s: int) -> TimedPlay:
     """A recomputed play of SONG between two offsets in seconds."""
     return TimedPlay(7, T0_MS + start_s * 1000, T0_MS + end_s * 1000, 1.0, 100, 5, 0.9)
