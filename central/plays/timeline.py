@@ -23,6 +23,7 @@ from edge_agent.fingerprint import FRAME_MS
 
 REACH_MS = int(LINE_GAP_MAX_S * 1000)  # detections further apart never touch the same play
 COVERAGE_GAP_MS_MAX = 3_000  # windows reaching this close to a span's edge reach the edge
+ONLY_CANDIDATE = "only_candidate"  # chosen_by of a play no entry of the same recording rivalled
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class TimedPlay:
     inliers: int
     detections: int
     confidence: float
+    chosen_by: str = ONLY_CANDIDATE  # which rule of same_recording.py kept this track's play
 
 
 def components(detections: Sequence[StoredDetection]) -> list[list[StoredDetection]]:

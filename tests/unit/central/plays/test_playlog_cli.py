@@ -120,3 +120,26 @@ def test_playlog_splits_a_song_restarted_from_the_top(
     assert plays[1]["start_s"] == pytest.approx(110.0, abs=3.0)
     assert plays[1]["end_s"] == pytest.approx(110.0 + len(restart) / rate, abs=3.0)
     assert plays[1]["speed_ratio"] == pytest.approx(1.038, abs=0.005)
+
+
+@pytest.mark.parametrize(("aired", "expected"), [("original", "orig"), ("edit", "edit")])
+def test_playlog_logs_one_play_for_a_song_and_its_edit(
+    runner: FlaskCliRunner, tmp_path: Path, aired: str, expected: str
+) -> None:
+    """Issue 22: with a song and its radio edit (its seconds 10-50) both imported, airing either
+    is one play, as update_plays counts it: the original when it aired, the edit when it did."""
+    rate = SAMPLE_RATE_HZ
+    original = transforms.song(48, 70.0)
+    edit = original[10 * rate : 50 * rate]
+    synth.write_wav(tmp_path / "orig.wav", original, rate)
+    synth.write_wav(tmp_path / "edit.wav", edit, rate)
+    tracks = [{"id": "orig", "path": "orig.wav"}, {"id": "edit", "path": "edit.wav"}]
+    synth.write_manifest(tmp_path / "catalogue.json", tracks)
+    result = runner.invoke(cli, ["catalog", "import", str(tmp_path / "catalogue.json")])
+    assert "near-duplicate of orig" in result.output
+    on_air = {"original": original, "edit": edit}[aired]
+    parts = [transforms.speech(6.0, 4), on_air, transforms.speech(6.0, 5)]
+    recording = synth.write_wav(tmp_path / "radio.wav", np.concatenate(parts), rate)
+    result = runner.invoke(cli, ["playlog", str(recording), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [p["track_id"] for p in json.loads(result.stdout)] == [expected]
