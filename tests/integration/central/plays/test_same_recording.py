@@ -18,10 +18,13 @@ from central import queues, worker
 from central.catalog.models import Track, TrackNearDuplicate
 from central.cli import cli
 from central.extensions import db
+from central.ingest.models import IngestedBatch
+from central.matching.rematch import rematch_stored_batch
 from central.monitoring.store import EVENT, record_event
 from central.plays.models import Play
 from central.royalties.models import RoyaltyAccrual
 from central.stations import store as stations
+from central.stations.models import Station
 from edge_agent.fingerprint import SAMPLE_RATE_HZ
 from edge_agent.health import HealthEvent
 from tests import synth, transforms
@@ -41,30 +44,37 @@ def original() -> np.ndarray:
     return transforms.song(221, float(ORIGINAL_S))
 
 
-@pytest.fixture
-def catalogue(
-    pg_app: Flask,
-    pg_runner: FlaskCliRunner,
-    redis_connection: redis.Redis,
-    original: np.ndarray,
-    tmp_path: Path,
-) -> Iterator[str]:
-    """Original and edit imported by `zamio catalog import`, in that order; joy-fm with its
-    device and a rate card. Yields the import's output."""
+def import_tracks(runner: FlaskCliRunner, tmp_path: Path, original: np.ndarray, *ids: str) -> str:
+    """`zamio catalog import` of the tracks named (ORIG, EDIT), in that order; its output."""
     rate = SAMPLE_RATE_HZ
     synth.write_wav(tmp_path / "orig.wav", original, rate)
     synth.write_wav(tmp_path / "edit.wav", original[EDIT_FROM_S * rate : EDIT_TO_S * rate], rate)
-    tracks = [{"id": "ORIG", "path": "orig.wav"}, {"id": "EDIT", "path": "edit.wav"}]
-    manifest = synth.write_manifest(tmp_path / "catalogue.json", tracks)
-    result = pg_runner.invoke(cli, ["catalog", "import", str(manifest)])
+    paths = {"ORIG": "orig.wav", "EDIT": "edit.wav"}
+    tracks = [{"id": i, "path": paths[i]} for i in ids]
+    manifest = synth.write_manifest(tmp_path / f"{'-'.join(ids)}.json", tracks)
+    result = runner.invoke(cli, ["catalog", "import", str(manifest)])
     assert result.exit_code == 0, result.output
+    return result.output
+
+
+@pytest.fixture
+def station(pg_app: Flask, redis_connection: redis.Redis) -> Iterator[None]:
+    """joy-fm with its device and a rate card; jobs use the test app and queue."""
     with pg_app.app_context():
         stations.add_station(db.session, STATION, "Joy FM")
         stations.add_device(db.session, DEVICE, STATION)
         add_card(db.session, card_document())
     worker.use_app(pg_app, queues.pipeline_queue(redis_connection))
-    yield result.output
+    yield
     worker.use_app(None)
+
+
+@pytest.fixture
+def catalogue(
+    station: None, pg_runner: FlaskCliRunner, original: np.ndarray, tmp_path: Path
+) -> str:
+    """Original and edit imported together, in that order; the import's output."""
+    return import_tracks(pg_runner, tmp_path, original, "ORIG", "EDIT")
 
 
 def air(app: Flask, connection: redis.Redis, audio: np.ndarray) -> None:
@@ -127,3 +137,34 @@ def test_the_edit_aired_is_one_play_of_the_edit(
     plays, accruals = plays_and_royalties(pg_app)
     assert plays == [("EDIT", "most_coverage over track ORIG", True)]
     assert accruals == 1
+
+
+def test_an_edit_registered_after_the_airing_adds_no_play(
+    pg_app: Flask,
+    station: None,
+    pg_runner: FlaskCliRunner,
+    redis_connection: redis.Redis,
+    original: np.ndarray,
+    tmp_path: Path,
+) -> None:
+    """The edit aired when only the original was registered, and the original's play was paid;
+    the edit imported since and searched for in the stored batches (as `zamio rematch` does)
+    would now win that airing, but the closed play stands for it: still one play, one royalty."""
+    import_tracks(pg_runner, tmp_path, original, "ORIG")
+    rate = SAMPLE_RATE_HZ
+    air(pg_app, redis_connection, original[EDIT_FROM_S * rate : EDIT_TO_S * rate])
+    assert plays_and_royalties(pg_app) == ([("ORIG", "only_candidate", True)], 1)
+    import_tracks(pg_runner, tmp_path, original, "EDIT")
+    queue = queues.pipeline_queue(redis_connection)
+    with pg_app.app_context():
+        edit_id = db.session.scalar(select(Track.id).where(Track.external_id == "EDIT"))
+        found = sum(
+            rematch_stored_batch(db.session, pk, [edit_id])[0]
+            for pk in db.session.scalars(select(IngestedBatch.id))
+        )
+        db.session.commit()
+        station_id = db.session.scalar(select(Station.id))
+    assert found > 0  # the edit is heard in the original's airing
+    queues.enqueue_update_plays(queue, station_id)
+    SimpleWorker([queue], connection=redis_connection).work(burst=True)
+    assert plays_and_royalties(pg_app) == ([("ORIG", "only_candidate", True)], 1)
