@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.catalog.models import Track, TrackNearDuplicate
+from central.catalog.store import load_reference_fingerprints
 from central.errors import FingerprintVersionError
 from central.matching.index import MatchIndex, TrackRef, build_index
 from central.matching.loader import load_index
@@ -84,3 +85,20 @@ def linked_pairs(session: Session) -> list[tuple[int, int]]:
     """Every stored link, as (track, other track)."""
     rows = session.execute(select(TrackNearDuplicate.track_id, TrackNearDuplicate.other_track_id))
     return [(a, b) for a, b in rows]
+
+
+def link_catalogue(session: Session, fingerprint_version: int) -> int:
+    """Run the check over every registered track against the whole catalogue and record the
+    links not yet known either way (tracks imported before links were kept); how many new."""
+    index = load_index(session, fingerprint_version)
+    known = {frozenset(pair) for pair in linked_pairs(session)}
+    found: dict[int, list[Play]] = {}
+    for track_id, _, _, fingerprints in load_reference_fingerprints(session, fingerprint_version):
+        for play in near_duplicates([index], track_id, fingerprints):
+            pair = frozenset({track_id, play.track.track_id})
+            if pair not in known:
+                known.add(pair)
+                found.setdefault(track_id, []).append(play)
+    for track_id, plays in found.items():
+        record_links(session, track_id, plays)
+    return sum(len(plays) for plays in found.values())
