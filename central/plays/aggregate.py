@@ -15,9 +15,10 @@ Rules (pure, over frozen dataclasses):
   one play of the track (its duration at the play's speed, plus RESTART_SLACK_S); a restart
   would not fit;
 - a restart is a second play even when both pieces would fit in one: a group that is a play on
-  its own, following one that is a play on its own, never merges into it when its line lies
-  more than RESTART_SLACK_S behind (the track's position jumped back: played again from the top,
-  or from an earlier point);
+  its own, following one that is a play on its own, never merges into it when its line starts
+  the track again at or before the point where the earlier one began (within RESTART_SLACK_S):
+  played again from the top, or from before the airing began. A jump back to a point inside
+  the airing is what loop-based music looks like, and is merged as above;
 - a group overlapping a stronger group of the same track (a repeated chorus matching its other
   occurrence) is dropped;
 - edges: a fade-in, a quiet intro or talk over it hides the first seconds, so when the first
@@ -169,13 +170,13 @@ def _fits_one_play(a: _Group, b: _Group) -> bool:
 
 
 def _restarts(current: _Group, g: _Group) -> bool:
-    """Whether `g` is the track played again: both are plays on their own and at the start of
-    `g` its line is more than RESTART_SLACK_S of track behind the line of `current`."""
+    """Whether `g` is the track played again: both are plays on their own, and where `g`
+    begins its line is at most RESTART_SLACK_S of track past where `current` began."""
     if not (_qualifies(current) and _qualifies(g)):
         return False
-    at = g.first_frame
-    behind = current.anchor.reference_frame_at(at) - g.anchor.reference_frame_at(at)
-    return behind > RESTART_SLACK_S * _FRAMES_PER_S
+    began = current.anchor.reference_frame_at(current.first_frame)
+    again = g.anchor.reference_frame_at(g.first_frame)
+    return again <= began + RESTART_SLACK_S * _FRAMES_PER_S
 
 
 def _to_play(group: _Group) -> Play:

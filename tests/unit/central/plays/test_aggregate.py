@@ -210,6 +210,15 @@ def test_jump_back_to_an_earlier_point_is_a_second_play() -> None:
     assert len(build_plays(first + second)) == 2
 
 
+def test_jump_back_to_a_point_inside_the_airing_stays_one_play() -> None:
+    """A from 0:00 for 61 s, then 41 s on a line 30 s behind (a loop repeating): no restart, as
+    the line never goes back to where the airing began; one play."""
+    windows = run(A, 0.0, 0.0, 61.44) + run(A, 61.44, 31.44, 40.96)
+    plays = build_plays(windows)
+    assert len(plays) == 1
+    assert plays[0].end_s == pytest.approx(61.44 + 4 * WINDOW_S + PAD_S, abs=0.1)
+
+
 def test_short_jump_back_of_a_loop_stays_one_play() -> None:
     """A loop window matching one repetition back, inside a play, is not a restart."""
     windows = run(A, 0.0, 0.0, 61.44) + [match(A, 61.44, 61.44 - 8.0)] + run(A, 71.68, 71.68, 40.96)
