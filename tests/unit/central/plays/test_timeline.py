@@ -95,6 +95,17 @@ def test_component_plays_are_the_same_in_any_order() -> None:
     assert ordered == mixed and len(ordered) == 2
 
 
+def test_a_song_restarted_on_air_is_two_timed_plays() -> None:
+    """Issue 12: live plays follow the same restart rule as playlog: 104 s of SONG, then SONG
+    again from its top for 36 s, in one component, are two plays."""
+    first = song_on_air(T0_MS, 104)
+    again_ms = first[-1].start_ms + WINDOW_MS
+    again = song_on_air(again_ms, 40, frame_base=first[-1].query_first_frame + 320)
+    plays = component_plays(first + again, SONG)
+    assert len(components(first + again)) == 1
+    assert [p.start_ms for p in plays] == [T0_MS, again_ms]
+
+
 def windows(seqs: range, first_start_ms: int = T0_MS) -> list[SourceWindow]:
     """Consecutive windows numbered `seqs`, the first starting at `first_start_ms`."""
     return [
