@@ -3,8 +3,10 @@ play it closes is chained to accrue_royalty(play_id).
 
 Under a lock on the station row (two workers never rebuild one station's plays at once), the
 job takes the batches matched since its last run, recomputes every component (timeline.py) of
-each track they detected from all stored detections, reconciles the result with the stored
-plays, and closes the plays no later batch can change. Running it twice changes nothing.
+each track they detected, and of the tracks sharing its recording (catalogue near-duplicate
+links), from all stored detections, keeps one play per airing of a recording
+(same_recording.py), reconciles the result with the stored plays, and closes the plays no
+later batch can change. Running it twice changes nothing.
 """
 
 from __future__ import annotations
