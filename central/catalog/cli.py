@@ -15,8 +15,8 @@ from flask.cli import AppGroup
 from central import schema
 from central.catalog import importer, store
 from central.catalog.importer import TrackCheck
-from central.catalog.near_duplicates import NearDuplicateCheck
-from central.errors import ManifestError, SchemaError
+from central.catalog.near_duplicates import NearDuplicateCheck, link_catalogue
+from central.errors import FingerprintVersionError, ManifestError, SchemaError
 from central.extensions import db
 from edge_agent.fingerprint import FINGERPRINT_VERSION
 
@@ -121,6 +121,19 @@ class _BarProgress:
 def _progress(total: int, done: int) -> PlainProgress | _BarProgress:
     """A progress bar on a terminal, plain lines otherwise (a log, a pipe, CI)."""
     return _BarProgress(total, done) if sys.stderr.isatty() else PlainProgress(total, done)
+
+
+@catalog_cli.command("near-duplicates")
+def near_duplicates_command() -> None:
+    """Find tracks sharing a recording across the whole catalogue and record the links (the
+    import records them for new tracks; this covers tracks imported before it did)."""
+    schema.require_current_for_command(db.engine)
+    try:
+        count = link_catalogue(db.session, FINGERPRINT_VERSION)
+    except FingerprintVersionError as error:
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"{count} near-duplicate links recorded")
 
 
 @catalog_cli.command("list")

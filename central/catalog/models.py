@@ -1,4 +1,5 @@
-"""Catalogue tables: Track (one reference recording) and TrackFingerprint (its hashes)."""
+"""Catalogue tables: Track (one reference recording), TrackFingerprint (its hashes) and
+TrackNearDuplicate (two tracks found at import to share a recording)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,20 @@ class TrackFingerprint(db.Model):
     anchor_frames: Mapped[bytes] = mapped_column(LargeBinary)
 
     track: Mapped[Track] = relationship(back_populates="fingerprints")
+
+
+class TrackNearDuplicate(db.Model):
+    """Two registered tracks that share a recording (an edit, a near-duplicate), as the import's
+    near-duplicate check found it: `track_id` the newer, `other_track_id` the one it contains
+    or lies in. Plays treat the pair as one recording: one airing, one play."""
+
+    __tablename__ = "track_near_duplicate"
+
+    track_id: Mapped[int] = mapped_column(
+        ForeignKey("track.id", ondelete="CASCADE"), primary_key=True
+    )
+    other_track_id: Mapped[int] = mapped_column(
+        ForeignKey("track.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    shared_ms: Mapped[int] = mapped_column(Integer)  # how long the check found them the same
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)

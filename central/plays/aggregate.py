@@ -14,6 +14,11 @@ Rules (pure, over frozen dataclasses):
   play: consecutive strong groups of one track are merged while the merged span still fits in
   one play of the track (its duration at the play's speed, plus RESTART_SLACK_S); a restart
   would not fit;
+- a restart is a second play even when both pieces would fit in one: a group that is a play on
+  its own, following one that is a play on its own, never merges into it when its line starts
+  the track again at or before the point where the earlier one began (within RESTART_SLACK_S):
+  played again from the top, or from before the airing began. A jump back to a point inside
+  the airing is what loop-based music looks like, and is merged as above;
 - a group overlapping a stronger group of the same track (a repeated chorus matching its other
   occurrence) is dropped;
 - edges: a fade-in, a quiet intro or talk over it hides the first seconds, so when the first
@@ -134,12 +139,13 @@ def group_matches(matches: Iterable[Match]) -> list[_Group]:
 
 
 def merge_pieces(groups: list[_Group]) -> list[_Group]:
-    """Join consecutive strong groups of one track that together still fit in one play of it."""
+    """Join consecutive strong groups of one track that together still fit in one play of it,
+    unless the later one restarts the track."""
     merged: list[_Group] = []
     open_by_track: dict[int, _Group] = {}
     for g in sorted(groups, key=lambda g: g.first_frame):
         current = open_by_track.get(g.track.track_id)
-        if g.strong and current is not None and _fits_one_play(current, g):
+        if g.strong and current is not None and _continues(current, g):
             for m in g.members:
                 current.add(m)
             continue
@@ -147,6 +153,10 @@ def merge_pieces(groups: list[_Group]) -> list[_Group]:
         if g.strong:
             open_by_track[g.track.track_id] = g
     return merged
+
+
+def _continues(current: _Group, g: _Group) -> bool:
+    return _fits_one_play(current, g) and not _restarts(current, g)
 
 
 def _fits_one_play(a: _Group, b: _Group) -> bool:
@@ -157,6 +167,16 @@ def _fits_one_play(a: _Group, b: _Group) -> bool:
     speed = max(a.anchor.speed_ratio, 0.5)
     span = max(a.last_frame, b.last_frame) - a.first_frame
     return span <= a.track.duration_frames / speed + RESTART_SLACK_S * _FRAMES_PER_S
+
+
+def _restarts(current: _Group, g: _Group) -> bool:
+    """Whether `g` is the track played again: both are plays on their own, and where `g`
+    begins its line is at most RESTART_SLACK_S of track past where `current` began."""
+    if not (_qualifies(current) and _qualifies(g)):
+        return False
+    began = current.anchor.reference_frame_at(current.first_frame)
+    again = g.anchor.reference_frame_at(g.first_frame)
+    return again <= began + RESTART_SLACK_S * _FRAMES_PER_S
 
 
 def _to_play(group: _Group) -> Play:

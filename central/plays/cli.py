@@ -9,6 +9,7 @@ import click
 from flask.cli import with_appcontext
 
 from central import schema
+from central.catalog import near_duplicates
 from central.errors import FingerprintVersionError, QueryError, SchemaError
 from central.extensions import db
 from central.matching.loader import load_index
@@ -29,7 +30,7 @@ def playlog_command(recording: Path, as_json: bool) -> None:
     try:
         schema.require_current(db.engine)
         index = load_index(db.session)
-        plays = playlog(index, recording)
+        plays = playlog(index, recording, near_duplicates.linked_pairs(db.session))
     except (SchemaError, DecodeError, FingerprintVersionError) as error:
         raise click.ClickException(str(error)) from None
     if not index.tracks:

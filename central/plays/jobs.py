@@ -3,8 +3,10 @@ play it closes is chained to accrue_royalty(play_id).
 
 Under a lock on the station row (two workers never rebuild one station's plays at once), the
 job takes the batches matched since its last run, recomputes every component (timeline.py) of
-each track they detected from all stored detections, reconciles the result with the stored
-plays, and closes the plays no later batch can change. Running it twice changes nothing.
+each track they detected, and of the tracks sharing its recording (catalogue near-duplicate
+links), from all stored detections, keeps one play per airing of a recording
+(same_recording.py), reconciles the result with the stored plays, and closes the plays no
+later batch can change. Running it twice changes nothing.
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from central import queues
+from central.catalog import near_duplicates
 from central.extensions import db
 from central.ingest.models import IngestedBatch
 from central.matching.index import TrackRef
 from central.matching.jobs import current_index
 from central.matching.models import Detection
 from central.monitoring.models import DeviceEvent
-from central.plays import timeline
+from central.plays import same_recording, timeline
 from central.plays.models import Play
 from central.stations.models import Station
 from central.times import as_utc, ms_of
@@ -68,9 +71,11 @@ def update_station_plays(
         )
     ).all()
     tracks = {t.track_id: t for t in current_index(session).tracks}
-    for track_id, lo_ms, hi_ms in _touched(session, pending):
-        if track_id in tracks:
-            _rebuild(session, station_id, tracks[track_id], lo_ms, hi_ms, now)
+    classes = same_recording.recording_classes(near_duplicates.linked_pairs(session))
+    for members, lo_ms, hi_ms in _touched_recordings(_touched(session, pending), classes):
+        refs = [tracks[t] for t in sorted(members) if t in tracks]
+        if refs:
+            _rebuild(session, station_id, refs, tracks, lo_ms, hi_ms, now)
     for chunk in _chunks(pending):
         session.execute(
             update(IngestedBatch).where(IngestedBatch.id.in_(chunk)).values(plays_at=now)
@@ -94,36 +99,75 @@ def _touched(session: Session, batch_ids: Sequence[int]) -> list[tuple[int, int,
     return [(t, lo, hi) for t, (lo, hi) in sorted(spans.items())]
 
 
+def _touched_recordings(
+    touched: Sequence[tuple[int, int, int]], classes: dict[int, frozenset[int]]
+) -> list[tuple[frozenset[int], int, int]]:
+    """The touched tracks joined with the tracks of the same recording, spans merged."""
+    spans: dict[frozenset[int], tuple[int, int]] = {}
+    for track_id, lo_ms, hi_ms in touched:
+        members = classes.get(track_id, frozenset({track_id}))
+        old = spans.get(members, (lo_ms, hi_ms))
+        spans[members] = (min(old[0], lo_ms), max(old[1], hi_ms))
+    return [(m, lo, hi) for m, (lo, hi) in sorted(spans.items(), key=lambda i: min(i[0]))]
+
+
 def _rebuild(
-    session: Session, station_id: int, track: TrackRef, lo_ms: int, hi_ms: int, now: datetime
+    session: Session,
+    station_id: int,
+    members: Sequence[TrackRef],
+    tracks: dict[int, TrackRef],
+    lo_ms: int,
+    hi_ms: int,
+    now: datetime,
 ) -> None:
-    """Recompute the plays of every component of `track` that reaches into [lo_ms, hi_ms]."""
-    detections = _closed_span(session, station_id, track.track_id, lo_ms, hi_ms)
-    for component in timeline.components(detections):
-        first_ms = min(d.start_ms for d in component) - EDGE_MS_MAX
-        last_ms = max(d.end_ms for d in component) + EDGE_MS_MAX
-        stored = session.scalars(
-            select(Play).where(
-                Play.station_id == station_id,
-                Play.track_id == track.track_id,
-                Play.start_ms < last_ms,
-                Play.end_ms > first_ms,
-            )
-        ).all()
-        fresh = timeline.component_plays(component, track)
-        _apply(session, station_id, stored, timeline.reconcile(fresh, _shapes(stored)), now)
+    """Recompute the plays of every component of the tracks of one recording (`members`) that
+    reaches into [lo_ms, hi_ms], keep one play per airing, and reconcile each track's plays."""
+    found = _closed_span(session, station_id, [t.track_id for t in members], lo_ms, hi_ms)
+    fresh = [
+        play
+        for track in members
+        for component in timeline.components(found[track.track_id])
+        for play in timeline.component_plays(component, track)
+    ]
+    detections = [d for ds in found.values() for d in ds]
+    if not detections:
+        return
+    first_ms = min(d.start_ms for d in detections) - EDGE_MS_MAX
+    last_ms = max(d.end_ms for d in detections) + EDGE_MS_MAX
+    stored = session.scalars(
+        select(Play).where(
+            Play.station_id == station_id,
+            Play.track_id.in_([t.track_id for t in members]),
+            Play.start_ms < last_ms,
+            Play.end_ms > first_ms,
+        )
+    ).all()
+    closed = [
+        same_recording.ClosedSpan(p.track_id, p.start_ms, p.end_ms)
+        for p in stored
+        if p.closed_at is not None
+    ]
+    kept = same_recording.one_per_airing(fresh, closed, tracks)
+    for track in members:
+        mine = [p for p in stored if p.track_id == track.track_id]
+        plan = timeline.reconcile([p for p in kept if p.track_id == track.track_id], _shapes(mine))
+        _apply(session, station_id, mine, plan, now)
 
 
 def _closed_span(
-    session: Session, station_id: int, track_id: int, lo_ms: int, hi_ms: int
-) -> list[timeline.StoredDetection]:
-    """The track's detections around [lo_ms, hi_ms], widened until no component is cut off."""
+    session: Session, station_id: int, track_ids: Sequence[int], lo_ms: int, hi_ms: int
+) -> dict[int, list[timeline.StoredDetection]]:
+    """The tracks' detections around [lo_ms, hi_ms], widened until no component is cut off."""
     while True:
-        found = _detections(
-            session, station_id, track_id, lo_ms - timeline.REACH_MS, hi_ms + timeline.REACH_MS
-        )
-        wider_lo = min([d.start_ms for d in found] + [lo_ms])
-        wider_hi = max([d.end_ms for d in found] + [hi_ms])
+        found = {
+            t: _detections(
+                session, station_id, t, lo_ms - timeline.REACH_MS, hi_ms + timeline.REACH_MS
+            )
+            for t in track_ids
+        }
+        every = [d for ds in found.values() for d in ds]
+        wider_lo = min([d.start_ms for d in every] + [lo_ms])
+        wider_hi = max([d.end_ms for d in every] + [hi_ms])
         if (wider_lo, wider_hi) == (lo_ms, hi_ms):
             return found
         lo_ms, hi_ms = wider_lo, wider_hi
@@ -195,6 +239,7 @@ def _assign(play: Play, shape: timeline.TimedPlay) -> None:
     play.inliers = shape.inliers
     play.detections = shape.detections
     play.confidence = shape.confidence
+    play.chosen_by = shape.chosen_by
 
 
 def close_final_plays(
@@ -255,9 +300,27 @@ def _settled(session: Session, play: Play, now_ms: int) -> bool:
         before = _built(session, device_id, source_id, min(seqs) - 1)
         after = _built(session, device_id, source_id, max(seqs) + 1)
         after = after or _stopped_after(session, device_id, source_id, max(seqs), now_ms)
-        if timeline.source_settled(windows, start_ms, end_ms, before, after):
+        holes = _holes_arrived(session, device_id, source_id, seqs)
+        if timeline.source_settled(windows, start_ms, end_ms, before, after, holes):
             return True
     return False
+
+
+def _holes_arrived(session: Session, device_id: int, source_id: str, seqs: list[int]) -> bool:
+    """Whether every seq of the source from min(seqs) to max(seqs) has arrived and is in plays
+    (those not in `seqs` lie at other times: a rerun of the same file with the same start)."""
+    lo, hi = min(seqs), max(seqs)
+    if hi - lo + 1 == len(set(seqs)):
+        return True
+    built = session.scalar(
+        select(func.count()).where(
+            IngestedBatch.device_id == device_id,
+            IngestedBatch.source_id == source_id,
+            IngestedBatch.seq.between(lo, hi),
+            IngestedBatch.plays_at.is_not(None),
+        )
+    )
+    return built == hi - lo + 1
 
 
 def _built(session: Session, device_id: int, source_id: str, seq: int) -> bool:

@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, Float, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from central.extensions import db, utc_now
+
+CHOSEN_BY_CHARS_MAX = 200
 
 
 class Play(db.Model):
@@ -28,6 +39,9 @@ class Play(db.Model):
     inliers: Mapped[int] = mapped_column(Integer)  # evidence over all its detections
     detections: Mapped[int] = mapped_column(Integer)
     confidence: Mapped[float] = mapped_column(Float)
+    # which rule made this track the play of its airing (central/plays/same_recording.py):
+    # "only_candidate", or "<rule> over track <external id>"; None: built before the rule
+    chosen_by: Mapped[str | None] = mapped_column(String(CHOSEN_BY_CHARS_MAX))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -9,6 +9,7 @@ from central.errors import FingerprintVersionError
 from central.matching.index import MatchIndex
 from central.matching.matcher import Match, match_window
 from central.plays.aggregate import Play, build_plays
+from central.plays.same_recording import one_stream_play_per_airing, recording_classes
 from edge_agent.batch import (
     BatchSource,
     HashBatch,
@@ -53,9 +54,11 @@ def match_batches(index: MatchIndex, batches: Iterable[HashBatch]) -> list[Match
     return matches
 
 
-def playlog(index: MatchIndex, path: Path) -> list[Play]:
-    """Plays found in the recording at `path`."""
-    return build_plays(match_batches(index, recording_batches(path)))
+def playlog(index: MatchIndex, path: Path, links: Iterable[tuple[int, int]] = ()) -> list[Play]:
+    """Plays found in the recording at `path`, one per airing of tracks `links` say are one
+    recording (see same_recording.py)."""
+    plays = build_plays(match_batches(index, recording_batches(path)))
+    return one_stream_play_per_airing(plays, recording_classes(links))
 
 
 def play_record(play: Play) -> dict[str, object]:

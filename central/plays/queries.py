@@ -218,6 +218,7 @@ def play_record(play: Play, track: Track, station_code: str) -> dict[str, Any]:
         "speed_ratio": play.speed_ratio,
         "inliers": play.inliers,
         "detections": play.detections,
+        "chosen_by": play.chosen_by,
         "status": "open" if play.closed_at is None else "closed",
         "closed_at": iso_datetime(play.closed_at),
         "updated_at": iso_datetime(play.updated_at),

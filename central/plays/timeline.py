@@ -23,6 +23,7 @@ from edge_agent.fingerprint import FRAME_MS
 
 REACH_MS = int(LINE_GAP_MAX_S * 1000)  # detections further apart never touch the same play
 COVERAGE_GAP_MS_MAX = 3_000  # windows reaching this close to a span's edge reach the edge
+ONLY_CANDIDATE = "only_candidate"  # chosen_by of a play no entry of the same recording rivalled
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,7 @@ class TimedPlay:
     inliers: int
     detections: int
     confidence: float
+    chosen_by: str = ONLY_CANDIDATE  # which rule of same_recording.py kept this track's play
 
 
 def components(detections: Sequence[StoredDetection]) -> list[list[StoredDetection]]:
@@ -115,19 +117,22 @@ def source_settled(
     end_ms: int,
     has_before: bool,
     has_after: bool,
+    holes_arrived: bool = False,
 ) -> bool:
     """Whether a source's windows leave nothing of [start_ms, end_ms] still to arrive.
 
     Seqs only grow, one per window, so a missing seq is audio still on its way (a backlog)
     while a hole in time between consecutive seqs is audio never captured (the agent was off).
-    The span is settled when the source's windows in it have consecutive seqs and reach both
-    ends, or stop at a neighbouring window that is itself present (`has_before`, `has_after`),
-    or at the source's very first window (seq 0).
+    The span is settled when the source's windows in it have consecutive seqs, or every seq
+    missing between them has arrived at other times (`holes_arrived`: the same file run again
+    with the same start, whose later seqs cover the same hours), and reach both ends, or stop at
+    a neighbouring window that is itself present (`has_before`, `has_after`), or at the source's
+    very first window (seq 0).
     """
     if not windows:
         return False
     ordered = sorted(windows, key=lambda w: w.seq)
-    if ordered[-1].seq - ordered[0].seq + 1 != len(ordered):
+    if ordered[-1].seq - ordered[0].seq + 1 != len(ordered) and not holes_arrived:
         return False
     first, last = ordered[0], ordered[-1]
     lead = first.start_ms - start_ms <= COVERAGE_GAP_MS_MAX or first.seq == 0 or has_before

@@ -146,6 +146,7 @@ def test_play_record_is_json_ready(session: Session) -> None:
         "speed_ratio": 1.0,
         "inliers": 120,
         "detections": 12,
+        "chosen_by": None,
         "status": "open",
         "closed_at": None,
         "updated_at": record["updated_at"],

@@ -188,3 +188,38 @@ def test_partial_play_edges_are_not_extrapolated() -> None:
     """A play that starts 60 s into the track keeps its evidence start."""
     plays = build_plays(run(A, 100.0, 60.0, 61.44))
     assert plays[0].start_s == pytest.approx(100.0, abs=0.1)
+
+
+def test_restart_from_the_top_within_the_track_length_is_a_second_play() -> None:
+    """Issue 12: 104 s of A, then A again from 0:00 at +3.8 % for 36 s: two plays, not one
+    2:13 play, although both together would fit in one play of the 200 s track."""
+    first = run(A, 0.0, 0.0, 104.0)
+    restart_s = 10 * WINDOW_S
+    second = run(A, restart_s, 0.0, 36.0, speed=1.038)
+    plays = build_plays(first + second)
+    assert [p.track for p in plays] == [A, A]
+    assert plays[0].end_s == pytest.approx(restart_s + PAD_S, abs=0.1)
+    assert plays[1].start_s == pytest.approx(restart_s, abs=0.1)
+    assert plays[1].speed_ratio == pytest.approx(1.038, abs=1e-3)
+
+
+def test_jump_back_to_an_earlier_point_is_a_second_play() -> None:
+    """A from 1:00 for 61 s, then from 0:20 again for 41 s: the line jumps back, two plays."""
+    first = run(A, 0.0, 60.0, 61.44)
+    second = run(A, 61.44, 20.0, 40.96)
+    assert len(build_plays(first + second)) == 2
+
+
+def test_jump_back_to_a_point_inside_the_airing_stays_one_play() -> None:
+    """A from 0:00 for 61 s, then 41 s on a line 30 s behind (a loop repeating): no restart, as
+    the line never goes back to where the airing began; one play."""
+    windows = run(A, 0.0, 0.0, 61.44) + run(A, 61.44, 31.44, 40.96)
+    plays = build_plays(windows)
+    assert len(plays) == 1
+    assert plays[0].end_s == pytest.approx(61.44 + 4 * WINDOW_S + PAD_S, abs=0.1)
+
+
+def test_short_jump_back_of_a_loop_stays_one_play() -> None:
+    """A loop window matching one repetition back, inside a play, is not a restart."""
+    windows = run(A, 0.0, 0.0, 61.44) + [match(A, 61.44, 61.44 - 8.0)] + run(A, 71.68, 71.68, 40.96)
+    assert len(build_plays(windows)) == 1

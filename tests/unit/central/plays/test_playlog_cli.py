@@ -95,3 +95,51 @@ def test_playlog_refuses_a_catalogue_of_another_fingerprint_version(
     result = runner.invoke(cli, ["playlog", str(recording)])
     assert result.exit_code != 0
     assert f"no version {FINGERPRINT_VERSION} fingerprints" in result.output
+
+
+def test_playlog_splits_a_song_restarted_from_the_top(
+    runner: FlaskCliRunner, tmp_path: Path
+) -> None:
+    """Issue 12: a song aired 104 s, then restarted from 0:00 at +3.8 % for 36 s, is two plays
+    (one 104 s, one 36 s), not one play across both."""
+    song = transforms.song(47, 150.0)
+    synth.write_wav(tmp_path / "long.wav", song, SAMPLE_RATE_HZ)
+    synth.write_manifest(tmp_path / "catalogue.json", [{"id": "long", "path": "long.wav"}])
+    result = runner.invoke(cli, ["catalog", "import", str(tmp_path / "catalogue.json")])
+    assert result.exit_code == 0, result.output
+    rate = SAMPLE_RATE_HZ
+    restart = transforms.speed(song[: int(36 * 1.038 * rate)], 1.038)
+    parts = [transforms.speech(6.0, 2), song[: 104 * rate], restart, transforms.speech(6.0, 3)]
+    recording = synth.write_wav(tmp_path / "radio.wav", np.concatenate(parts), rate)
+    result = runner.invoke(cli, ["playlog", str(recording), "--json"])
+    assert result.exit_code == 0, result.output
+    plays = json.loads(result.stdout)
+    assert [p["track_id"] for p in plays] == ["long", "long"]
+    assert plays[0]["start_s"] == pytest.approx(6.0, abs=2.0)
+    assert plays[0]["end_s"] == pytest.approx(110.0, abs=3.0)
+    assert plays[1]["start_s"] == pytest.approx(110.0, abs=3.0)
+    assert plays[1]["end_s"] == pytest.approx(110.0 + len(restart) / rate, abs=3.0)
+    assert plays[1]["speed_ratio"] == pytest.approx(1.038, abs=0.005)
+
+
+@pytest.mark.parametrize(("aired", "expected"), [("original", "orig"), ("edit", "edit")])
+def test_playlog_logs_one_play_for_a_song_and_its_edit(
+    runner: FlaskCliRunner, tmp_path: Path, aired: str, expected: str
+) -> None:
+    """Issue 22: with a song and its radio edit (its seconds 10-50) both imported, airing either
+    is one play, as update_plays counts it: the original when it aired, the edit when it did."""
+    rate = SAMPLE_RATE_HZ
+    original = transforms.song(48, 70.0)
+    edit = original[10 * rate : 50 * rate]
+    synth.write_wav(tmp_path / "orig.wav", original, rate)
+    synth.write_wav(tmp_path / "edit.wav", edit, rate)
+    tracks = [{"id": "orig", "path": "orig.wav"}, {"id": "edit", "path": "edit.wav"}]
+    synth.write_manifest(tmp_path / "catalogue.json", tracks)
+    result = runner.invoke(cli, ["catalog", "import", str(tmp_path / "catalogue.json")])
+    assert "near-duplicate of orig" in result.output
+    on_air = {"original": original, "edit": edit}[aired]
+    parts = [transforms.speech(6.0, 4), on_air, transforms.speech(6.0, 5)]
+    recording = synth.write_wav(tmp_path / "radio.wav", np.concatenate(parts), rate)
+    result = runner.invoke(cli, ["playlog", str(recording), "--json"])
+    assert result.exit_code == 0, result.output
+    assert [p["track_id"] for p in json.loads(result.stdout)] == [expected]

@@ -95,6 +95,17 @@ def test_component_plays_are_the_same_in_any_order() -> None:
     assert ordered == mixed and len(ordered) == 2
 
 
+def test_a_song_restarted_on_air_is_two_timed_plays() -> None:
+    """Issue 12: live plays follow the same restart rule as playlog: 104 s of SONG, then SONG
+    again from its top for 36 s, in one component, are two plays."""
+    first = song_on_air(T0_MS, 104)
+    again_ms = first[-1].start_ms + WINDOW_MS
+    again = song_on_air(again_ms, 40, frame_base=first[-1].query_first_frame + 320)
+    plays = component_plays(first + again, SONG)
+    assert len(components(first + again)) == 1
+    assert [p.start_ms for p in plays] == [T0_MS, again_ms]
+
+
 def windows(seqs: range, first_start_ms: int = T0_MS) -> list[SourceWindow]:
     """Consecutive windows numbered `seqs`, the first starting at `first_start_ms`."""
     return [
@@ -130,6 +141,17 @@ def test_the_span_before_a_sources_first_window_has_nothing_to_wait_for() -> Non
     assert source_settled(ws, T0_MS, end_ms, has_before=False, has_after=False)
     assert not source_settled(late, T0_MS, end_ms, has_before=False, has_after=False)
     assert source_settled(late, T0_MS, end_ms, has_before=True, has_after=False)
+
+
+def test_a_rerun_of_the_same_file_settles_once_its_other_seqs_have_arrived() -> None:
+    """Issue 12: the same file run twice with the same start gives seqs 0-58 and 59-117 over
+    the same hours; a span's windows then skip seqs, which is no backlog once those arrived."""
+    first_run = windows(range(0, 59))
+    second_run = windows(range(59, 118))
+    ws = first_run[40:] + second_run[40:]  # the last 19 windows of each run
+    start_ms, end_ms = T0_MS + 40 * WINDOW_MS, T0_MS + 59 * WINDOW_MS
+    assert not source_settled(ws, start_ms, end_ms, has_before=True, has_after=True)
+    assert source_settled(ws, start_ms, end_ms, True, True, holes_arrived=True)
 
 
 def play(start_s: int, end_s: int) -> TimedPlay:
