@@ -17,6 +17,9 @@ from central.errors import ConfigError
 
 ENV_PREFIX = "ZAMIO_"
 DATABASE_DRIVERS = ("sqlite", "postgresql")
+# Plain postgresql:// means psycopg 3 to SQLAlchemy 2.1; ZamIO ships psycopg2, so say it.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+POSTGRES_DRIVER_SCHEME = "postgresql+psycopg2://"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 MQTT_SCHEMES = ("mqtt", "mqtts")
 _TRUE = ("1", "true", "yes", "on")
@@ -61,6 +64,7 @@ def load_settings(
             _merge(values, problems, key, key[len(ENV_PREFIX) :], raw)
     for key, value in (overrides or {}).items():
         _merge(values, problems, f"override {key}", key, value)
+    values["database_url"] = with_declared_driver(values["database_url"])
     settings = Settings(**values)
     problems += validate(settings)
     if problems:
@@ -71,6 +75,14 @@ def load_settings(
 def default_database_url(environ: Mapping[str, str]) -> str:
     """SQLite file in $XDG_DATA_HOME/zamio (or ~/.local/share/zamio) as an SQLAlchemy URL."""
     return f"sqlite:///{data_dir(environ) / 'zamio.db'}"
+
+
+def with_declared_driver(url: str) -> str:
+    """`url` with a plain postgresql:// or postgres:// scheme made postgresql+psycopg2://."""
+    for scheme in POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return POSTGRES_DRIVER_SCHEME + url[len(scheme) :]
+    return url
 
 
 def data_dir(environ: Mapping[str, str]) -> Path:
