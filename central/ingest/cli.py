@@ -18,6 +18,7 @@ from central.extensions import db
 from central.ingest import store
 from central.ingest.listener import IngestListener
 from central.schedule import InlineSchedule
+from central.times import iso_datetime
 
 
 @click.group("ingest", cls=AppGroup, invoke_without_command=True)
@@ -68,7 +69,7 @@ def quarantine_command(limit: int, as_json: bool) -> None:
     schema.require_current_for_command(db.engine)
     rows = [
         {
-            "received_at": q.received_at.isoformat(),
+            "received_at": iso_datetime(q.received_at),
             "topic": q.topic,
             "reason": q.reason,
             "detail": q.detail,
