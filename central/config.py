@@ -25,6 +25,7 @@ MQTT_SCHEMES = ("mqtt", "mqtts")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 API_TOKEN_CHARS_MIN = 32
+TRUSTED_PROXIES_MAX = 5  # more hops than this in front of zamio serve is a mistake
 # RFC 6750 b64token characters: what fits an `Authorization: Bearer` header unquoted
 API_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
@@ -45,6 +46,9 @@ class Settings:
     testing: bool = False
     # Bearer token of /api/v1; unset: the API refuses every request. Secret: not in repr or logs.
     api_token: str | None = dataclasses.field(default=None, repr=False)
+    # Operator area (zamio serve behind a reverse proxy): how many proxies in front of the app
+    # set X-Forwarded-For/-Proto/-Host/-Port/-Prefix; 0 (default): those headers are ignored.
+    trusted_proxies: int = 0
 
     def redacted(self) -> dict[str, Any]:
         """The settings with every password and token replaced by ***, safe to log."""
@@ -99,6 +103,8 @@ def validate(settings: Settings) -> list[str]:
     problems.append(_check_scheme("ZAMIO_MQTT_URL", settings.mqtt_url, MQTT_SCHEMES))
     problems.append(_check_bind("ZAMIO_MQTT_BIND", settings.mqtt_bind))
     problems.append(_check_api_token(settings.api_token))
+    if settings.trusted_proxies > TRUSTED_PROXIES_MAX:
+        problems.append(f"ZAMIO_TRUSTED_PROXIES: at most {TRUSTED_PROXIES_MAX}")
     for name in ("plays_close_wait_s", "batch_retention_days"):
         if getattr(settings, name) < 1:
             problems.append(f"ZAMIO_{name.upper()}: must be at least 1")
