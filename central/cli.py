@@ -101,8 +101,12 @@ class ZamioGroup(click.Group):
 
 
 def _settings(ctx: click.Context) -> Settings:
-    """The settings of the app the failed command ran with (already loaded: no second build)."""
-    return ctx.ensure_object(ScriptInfo).load_app().config["ZAMIO"]
+    """The settings of the app the failed command loaded, else those of the environment (never
+    a new app: building one could open a database just to name it)."""
+    info = ctx.find_object(ScriptInfo)
+    # ScriptInfo keeps the app it loaded here since Flask 0.11; it has no public "loaded yet?".
+    app = getattr(info, "_loaded_app", None)
+    return app.config["ZAMIO"] if app is not None else load_settings(os.environ)
 
 
 def database_problem(error: OperationalError, url: str) -> str:

@@ -12,7 +12,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import inspect
 
-from central import schema
+from central import create_app, schema
 from central.cli import COMMANDS, cli
 from central.extensions import db
 from edge_agent.fingerprint import FINGERPRINT_VERSION
@@ -113,3 +113,14 @@ def test_an_unreachable_redis_is_one_line() -> None:
     [line] = result.stderr.splitlines()
     assert line.startswith("Error: cannot reach Redis at redis://:***@127.0.0.1:")
     assert "(ZAMIO_REDIS_URL)" in line and "s3cret-pw" not in result.output
+
+
+def test_the_error_names_the_url_of_the_app_the_command_used() -> None:
+    """An app built with its own database URL (not the environment's) is the one the line
+    names."""
+    url = f"postgresql://ops@127.0.0.1:{closed_port()}/zamio_elsewhere"
+    app = create_app({"DATABASE_URL": url})
+    result = app.test_cli_runner().invoke(cli, ["db", "current"])
+    assert result.exit_code == 1
+    assert "postgresql+psycopg2://ops@127.0.0.1:" in result.stderr
+    assert "/zamio_elsewhere (ZAMIO_DATABASE_URL)" in result.stderr
