@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy.engine import make_url
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from central import api, extensions, health, schema
 from central.config import Settings, load_settings
@@ -32,11 +33,26 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(api.blueprint)
+    _trust_proxies(app, settings.trusted_proxies)
     if settings.database_auto_upgrade:
         with app.app_context():
             schema.upgrade_sqlite_if_behind(extensions.db.engine)
     logger.info("app: created with %s", settings.redacted())
     return app
+
+
+def _trust_proxies(app: Flask, proxies: int) -> None:
+    """Believe the X-Forwarded-* headers `proxies` reverse proxies add (client address, scheme,
+    host, port, prefix); with 0 they are ignored, as any client could send them."""
+    if proxies:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=proxies,
+            x_proto=proxies,
+            x_host=proxies,
+            x_port=proxies,
+            x_prefix=proxies,
+        )
 
 
 def _register_models() -> None:

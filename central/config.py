@@ -17,11 +17,15 @@ from central.errors import ConfigError
 
 ENV_PREFIX = "ZAMIO_"
 DATABASE_DRIVERS = ("sqlite", "postgresql")
+# Plain postgresql:// means psycopg 3 to SQLAlchemy 2.1; ZamIO ships psycopg2, so say it.
+POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+POSTGRES_DRIVER_SCHEME = "postgresql+psycopg2://"
 REDIS_SCHEMES = ("redis", "rediss", "unix")
 MQTT_SCHEMES = ("mqtt", "mqtts")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 API_TOKEN_CHARS_MIN = 32
+TRUSTED_PROXIES_MAX = 5  # more hops than this in front of zamio serve is a mistake
 # RFC 6750 b64token characters: what fits an `Authorization: Bearer` header unquoted
 API_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/-]+=*")
 
@@ -47,6 +51,9 @@ class Settings:
     testing: bool = False
     # Bearer token of /api/v1; unset: the API refuses every request. Secret: not in repr or logs.
     api_token: str | None = dataclasses.field(default=None, repr=False)
+    # Operator area (zamio serve behind a reverse proxy): how many proxies in front of the app
+    # set X-Forwarded-For/-Proto/-Host/-Port/-Prefix; 0 (default): those headers are ignored.
+    trusted_proxies: int = 0
 
     def redacted(self) -> dict[str, Any]:
         """The settings with every password and token replaced by ***, safe to log."""
@@ -66,6 +73,7 @@ def load_settings(
             _merge(values, problems, key, key[len(ENV_PREFIX) :], raw)
     for key, value in (overrides or {}).items():
         _merge(values, problems, f"override {key}", key, value)
+    values["database_url"] = with_declared_driver(values["database_url"])
     settings = Settings(**values)
     problems += validate(settings)
     if problems:
@@ -76,6 +84,14 @@ def load_settings(
 def default_database_url(environ: Mapping[str, str]) -> str:
     """SQLite file in $XDG_DATA_HOME/zamio (or ~/.local/share/zamio) as an SQLAlchemy URL."""
     return f"sqlite:///{data_dir(environ) / 'zamio.db'}"
+
+
+def with_declared_driver(url: str) -> str:
+    """`url` with a plain postgresql:// or postgres:// scheme made postgresql+psycopg2://."""
+    for scheme in POSTGRES_SCHEMES:
+        if url.startswith(scheme):
+            return POSTGRES_DRIVER_SCHEME + url[len(scheme) :]
+    return url
 
 
 def data_dir(environ: Mapping[str, str]) -> Path:
@@ -92,6 +108,8 @@ def validate(settings: Settings) -> list[str]:
     problems.append(_check_scheme("ZAMIO_MQTT_URL", settings.mqtt_url, MQTT_SCHEMES))
     problems.append(_check_bind("ZAMIO_MQTT_BIND", settings.mqtt_bind))
     problems.append(_check_api_token(settings.api_token))
+    if settings.trusted_proxies > TRUSTED_PROXIES_MAX:
+        problems.append(f"ZAMIO_TRUSTED_PROXIES: at most {TRUSTED_PROXIES_MAX}")
     names = ("plays_close_wait_s", "batch_retention_days")
     for name in (*names, "ingest_resend_interval_s", "ingest_resend_tries_max"):
         if getattr(settings, name) < 1:

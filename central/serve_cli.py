@@ -13,6 +13,14 @@ from central import schema
 from central.extensions import db
 
 THREADS_MAX = 64
+CONNECTIONS_MAX = 500  # open connections at once (each a file descriptor; fits ulimit -n 1024)
+CONNECTIONS_LIMIT = 10_000
+CHANNEL_TIMEOUT_S = 30  # a connection idle this long (no byte in or out) is closed
+CHANNEL_TIMEOUT_S_MAX = 3600
+CLEANUP_INTERVAL_S_MAX = 10  # idle connections are looked for at least this often
+# A read API takes no request bodies; a header block larger than this is no honest client's.
+REQUEST_BODY_BYTES_MAX = 64 * 1024
+REQUEST_HEADER_BYTES_MAX = 64 * 1024
 
 
 @click.command("serve")
@@ -31,8 +39,24 @@ THREADS_MAX = 64
     type=click.IntRange(1, THREADS_MAX),
     help="Requests served at once (each may hold a database connection).",
 )
+@click.option(
+    "--connections-max",
+    default=CONNECTIONS_MAX,
+    show_default=True,
+    type=click.IntRange(1, CONNECTIONS_LIMIT),
+    help="Open connections at once, idle ones included; more wait in the listen backlog.",
+)
+@click.option(
+    "--channel-timeout-s",
+    default=CHANNEL_TIMEOUT_S,
+    show_default=True,
+    type=click.IntRange(1, CHANNEL_TIMEOUT_S_MAX),
+    help="Close a connection idle (or sending nothing) this long.",
+)
 @with_appcontext
-def serve_command(host: str, port: int, threads: int) -> None:
+def serve_command(
+    host: str, port: int, threads: int, connections_max: int, channel_timeout_s: int
+) -> None:
     """Serve the read API and /health until interrupted; put TLS in front of it (a proxy)."""
     schema.require_current_for_command(db.engine)
     db.session.remove()
@@ -40,12 +64,32 @@ def serve_command(host: str, port: int, threads: int) -> None:
     if app.config["ZAMIO"].api_token is None:
         click.echo("warning: ZAMIO_API_TOKEN is not set: /api/v1 refuses every request", err=True)
     try:
-        server = create_server(app, host=host, port=port, threads=threads)
+        server = create_server(
+            app,
+            host=host,
+            port=port,
+            **waitress_settings(threads, connections_max, channel_timeout_s),
+        )
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
     for host_shown, port_shown in _listening(server):
         click.echo(f"zamio serve: listening on http://{host_shown}:{port_shown}", err=True)
     server.run()
+
+
+def waitress_settings(threads: int, connections_max: int, channel_timeout_s: int) -> dict[str, Any]:
+    """Waitress's settings: slow or idle clients are closed after channel_timeout_s and cannot
+    hold more than connections_max sockets; poll() rather than select(), which stops at 1024."""
+    return {
+        "threads": threads,
+        "connection_limit": connections_max,
+        "channel_timeout": channel_timeout_s,
+        "cleanup_interval": min(CLEANUP_INTERVAL_S_MAX, channel_timeout_s),
+        "asyncore_use_poll": True,
+        "max_request_body_size": REQUEST_BODY_BYTES_MAX,
+        "max_request_header_size": REQUEST_HEADER_BYTES_MAX,
+        "ident": "zamio",
+    }
 
 
 def _listening(server: Any) -> list[tuple[str, int]]:

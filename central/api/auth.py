@@ -8,7 +8,7 @@ import logging
 
 from flask import Response, current_app, request
 
-from central.api.responses import error_response
+from central.api.responses import error_response, under_api
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,14 @@ def token_matches(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
+def guard_api() -> Response | None:
+    """Before every request of the app: under /api, require_token, before routing's own 404 or
+    405 (so an unknown path or method tells nothing to a client without the token)."""
+    if not under_api(request.path):
+        return None
+    return require_token()
+
+
 def require_token() -> Response | None:
     """Before each API request: None to go on, or the 503/401 response that ends it."""
     expected = current_app.config["ZAMIO"].api_token
@@ -42,7 +50,12 @@ def require_token() -> Response | None:
     if given is None:
         return _unauthorized("send the header `Authorization: Bearer <token>`", None)
     if not token_matches(given, expected):
-        logger.info("api: %s %s refused: wrong token", request.method, request.path)
+        logger.info(
+            "api: %s %s from %s refused: wrong token",
+            request.method,
+            request.path,
+            request.remote_addr,
+        )
         return _unauthorized("wrong bearer token", "invalid_token")
     return None
 

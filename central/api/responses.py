@@ -1,4 +1,5 @@
-"""JSON error bodies for everything under /api, so a client never gets HTML or a traceback."""
+"""JSON error bodies for everything under /api (400, 401, 404, 405, 500, 503...), so a client
+never gets HTML or a traceback."""
 
 from __future__ import annotations
 
@@ -30,12 +31,12 @@ def query_error(error: QueryError) -> Response:
 def http_error(error: HTTPException) -> ResponseReturnValue:
     """Under /api: the HTTP error (404, 405, 500...) as JSON, its headers kept (Allow); elsewhere
     Flask's own page."""
-    if not _under_api(request.path):
+    if not under_api(request.path):
         return error
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     return error_response(error.code or 500, error.description or error.name, headers)
 
 
-def _under_api(path: str) -> bool:
+def under_api(path: str) -> bool:
     """True for /api and everything below it."""
     return path == API_ROOT or path.startswith(API_ROOT + "/")

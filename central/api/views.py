@@ -24,7 +24,9 @@ PLAYS_PARAMS = ("since", "until", "track", "status", "order", "limit", "cursor")
 DETECTIONS_PARAMS = ("since", "until", "limit")
 
 blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
-blueprint.before_request(auth.require_token)
+# App-wide, not the blueprint's: a path no route matches belongs to no blueprint, and is refused
+# without the token all the same.
+blueprint.before_app_request(auth.guard_api)
 blueprint.register_error_handler(QueryError, responses.query_error)
 blueprint.app_errorhandler(HTTPException)(responses.http_error)
 

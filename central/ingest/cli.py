@@ -20,6 +20,7 @@ from central.ingest import accounting, store
 from central.ingest.gaps import STATES
 from central.ingest.listener import IngestListener
 from central.schedule import InlineSchedule
+from central.times import iso_datetime
 
 
 @click.group("ingest", cls=AppGroup, invoke_without_command=True)
@@ -115,7 +116,7 @@ def quarantine_command(limit: int, as_json: bool) -> None:
     schema.require_current_for_command(db.engine)
     rows = [
         {
-            "received_at": q.received_at.isoformat(),
+            "received_at": iso_datetime(q.received_at),
             "topic": q.topic,
             "reason": q.reason,
             "detail": q.detail,

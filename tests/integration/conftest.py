@@ -1,5 +1,6 @@
-"""Real services, isolated per test: PostgreSQL (a throwaway database), Redis (a flushed db
-number) and Mosquitto (a topic prefix per test). Unreachable: skip, or fail when CI=true."""
+"""Real services, isolated per test: PostgreSQL (a throwaway database), Redis (a db number this
+run claimed, flushed per test) and Mosquitto (a topic prefix per test). Unreachable: skip, or
+fail when CI=true."""
 
 from __future__ import annotations
 
@@ -26,10 +27,15 @@ HOST = "127.0.0.1"
 POSTGRES_PORT = 5432
 POSTGRES_USER = "postgres"
 REDIS_PORT = 6379
-# The Redis db number tests own and flush (not 0, the developer's). Concurrent test runs each
-# need their own: ZAMIO_TEST_REDIS_DB picks it, and is taken out of the environment at once so
-# that central's settings, which refuse unknown ZAMIO_* variables, never see it.
-REDIS_TEST_DB = int(os.environ.pop("ZAMIO_TEST_REDIS_DB", "13"))
+# The Redis db number a test run owns and flushes. Each run (each xdist worker too) claims a free
+# one of REDIS_TEST_DBS with a lock key in db 0 (SET NX with an expiry, deleted at the end), so
+# concurrent runs never flush each other's data. ZAMIO_TEST_REDIS_DB forces a number instead; it
+# is taken out of the environment at once, as central's settings refuse unknown ZAMIO_* names.
+_FORCED_DB = os.environ.pop("ZAMIO_TEST_REDIS_DB", None)
+REDIS_TEST_DB_FORCED = None if _FORCED_DB is None else int(_FORCED_DB)
+REDIS_TEST_DBS = range(1, 16)  # db 0 is the developer's, and holds the claims
+REDIS_CLAIM_PREFIX = "zamio-test:redis-db-claim:"
+REDIS_CLAIM_S_MAX = 3 * 3600  # a run killed before it released its db frees it after this
 MQTT_PORT = 1883
 MQTT_CONNECT_S_MAX = 5.0
 
@@ -101,10 +107,51 @@ def pg_runner(pg_app: Flask) -> FlaskCliRunner:
     return pg_app.test_cli_runner()
 
 
+def claim_redis_db(
+    connection: redis.Redis, owner: str, prefix: str = REDIS_CLAIM_PREFIX
+) -> int | None:
+    """The first db of REDIS_TEST_DBS no one else has claimed, now claimed by `owner`; or None."""
+    for number in REDIS_TEST_DBS:
+        if connection.set(f"{prefix}{number}", owner, nx=True, ex=REDIS_CLAIM_S_MAX):
+            return number
+    return None
+
+
+# Delete the claim only if it is still ours (it may have expired and been claimed again).
+_RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end"
+
+
+def release_redis_db(
+    connection: redis.Redis, number: int, owner: str, prefix: str = REDIS_CLAIM_PREFIX
+) -> None:
+    """Give back the db `owner` claimed."""
+    connection.eval(_RELEASE, 1, f"{prefix}{number}", owner)
+
+
+@pytest.fixture(scope="session")
+def redis_test_db() -> Iterator[int]:
+    """The Redis db number of this run, claimed until the end: ZAMIO_TEST_REDIS_DB's (claimed too,
+    so that claiming runs keep off it), or the first free one."""
+    require_service("Redis", REDIS_PORT)
+    owner = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex}"
+    with redis.Redis(host=HOST, port=REDIS_PORT, db=0) as claims:
+        number = REDIS_TEST_DB_FORCED
+        if number is None:
+            number = claim_redis_db(claims, owner)
+        else:
+            claims.set(f"{REDIS_CLAIM_PREFIX}{number}", owner, ex=REDIS_CLAIM_S_MAX)
+        if number is None:
+            unavailable(f"every Redis test db {REDIS_TEST_DBS} is claimed by another test run")
+        try:
+            yield number
+        finally:
+            release_redis_db(claims, number, owner)
+
+
 @pytest.fixture
-def redis_url() -> str:
-    """URL of the Redis db number the tests own."""
-    return f"redis://{HOST}:{REDIS_PORT}/{REDIS_TEST_DB}"
+def redis_url(redis_test_db: int) -> str:
+    """URL of the Redis db number this run owns."""
+    return f"redis://{HOST}:{REDIS_PORT}/{redis_test_db}"
 
 
 @pytest.fixture

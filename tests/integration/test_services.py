@@ -18,7 +18,7 @@ from central.catalog import store
 from central.catalog.models import Track
 from central.extensions import db
 from edge_agent.fingerprint import Fingerprints
-from tests.integration.conftest import HOST, REDIS_TEST_DB, require_service
+from tests.integration.conftest import HOST, require_service
 
 pytestmark = pytest.mark.integration
 
@@ -62,9 +62,11 @@ def test_pg_client_health(pg_client: FlaskClient) -> None:
 
 
 @pytest.mark.parametrize("round_name", ROUNDS)
-def test_redis_db_is_flushed_between_tests(redis_connection: redis.Redis, round_name: str) -> None:
-    """redis_connection talks to the tests' own db number, empty at the start of each test."""
-    assert redis_connection.connection_pool.connection_kwargs["db"] == REDIS_TEST_DB
+def test_redis_db_is_flushed_between_tests(
+    redis_connection: redis.Redis, redis_test_db: int, round_name: str
+) -> None:
+    """redis_connection talks to the run's own db number, empty at the start of each test."""
+    assert redis_connection.connection_pool.connection_kwargs["db"] == redis_test_db
     assert redis_connection.dbsize() == 0
     redis_connection.set(f"zamio:fixture:{round_name}", b"1")
     assert redis_connection.get(f"zamio:fixture:{round_name}") == b"1"

@@ -109,7 +109,23 @@ def test_secrets_never_appear_in_errors_or_redacted_settings() -> None:
     )
     shown = repr(settings.redacted())
     assert secret not in shown
-    assert "postgresql://zamio:***@db:5432/zamio" in shown
+    assert "postgresql+psycopg2://zamio:***@db:5432/zamio" in shown
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        ("postgresql://zamio@db/zamio", "postgresql+psycopg2://zamio@db/zamio"),
+        ("postgres://zamio:pw@db:5432/z", "postgresql+psycopg2://zamio:pw@db:5432/z"),
+        ("postgresql+psycopg2://zamio@db/zamio", "postgresql+psycopg2://zamio@db/zamio"),
+        ("postgresql+pg8000://zamio@db/zamio", "postgresql+pg8000://zamio@db/zamio"),
+        ("sqlite:////tmp/z.db", "sqlite:////tmp/z.db"),
+    ],
+)
+def test_plain_postgresql_urls_use_the_shipped_driver(given: str, used: str) -> None:
+    """postgresql:// and postgres:// mean psycopg2 (SQLAlchemy 2.1 would pick psycopg 3, which
+    ZamIO does not ship); an explicit driver is kept."""
+    assert load_settings({"ZAMIO_DATABASE_URL": given}).database_url == used
 
 
 def test_redact_url_leaves_passwordless_urls_alone() -> None:

@@ -8,6 +8,8 @@ import logging
 import pytest
 from flask import Flask
 
+from central import create_app
+from tests.conftest import disposed
 from tests.integration.central.api.conftest import TOKEN
 
 pytestmark = pytest.mark.integration
@@ -83,3 +85,89 @@ def test_the_token_is_never_logged(api_app: Flask, get, caplog: pytest.LogCaptur
     assert TOKEN not in caplog.text
     assert TOKEN not in repr(api_app.config["ZAMIO"])
     assert api_app.config["ZAMIO"].redacted()["api_token"] == "***"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api"),
+        ("GET", "/api/"),
+        ("GET", "/api/v1"),
+        ("GET", "/api/v1/no-such-thing"),
+        ("GET", "/api/v2/stations"),
+        ("GET", "/api/v1/stations/"),
+        ("GET", "/api/v1/plays/abc"),
+        ("POST", "/api/v1/stations"),
+        ("DELETE", "/api/v1/plays/1"),
+        ("PUT", "/api/v1/nowhere"),
+        ("OPTIONS", "/api/v1/stations"),
+        ("HEAD", "/api/v1/stations"),
+    ],
+)
+def test_unknown_paths_and_wrong_methods_are_401_first(
+    api_app: Flask, log, method: str, path: str
+) -> None:
+    """Without the token every /api request is 401, even one routing would answer 404, 405 or a
+    redirect: a client without the token learns nothing of the API's routes."""
+    response = api_app.test_client().open(path, method=method)
+    assert response.status_code == 401, (response.status_code, response.headers)
+    assert response.headers["WWW-Authenticate"].startswith("Bearer ")
+    assert "Allow" not in response.headers
+    if method != "HEAD":
+        assert response.json == {
+            "error": "send the header `Authorization: Bearer <token>`",
+            "status": 401,
+        }
+
+
+def test_with_the_token_routing_errors_are_json(api_app: Flask, log) -> None:
+    """With the token, an unknown path is a JSON 404 and a wrong method a JSON 405 with Allow."""
+    client = api_app.test_client()
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    missing = client.get("/api/v1/no-such-thing", headers=headers)
+    assert missing.status_code == 404 and missing.json["status"] == 404
+    wrong = client.delete("/api/v1/plays/1", headers=headers)
+    assert wrong.status_code == 405 and wrong.json["status"] == 405
+    assert "GET" in wrong.headers["Allow"]
+
+
+def test_a_failing_view_is_a_json_500(api_app: Flask, log) -> None:
+    """An error inside a view is a JSON 500 that tells nothing of the error (no traceback)."""
+    api_app.config["PROPAGATE_EXCEPTIONS"] = False  # as in production, not TESTING
+
+    def broken_view() -> None:
+        raise RuntimeError("secret internals")
+
+    api_app.add_url_rule("/api/v1/broken", view_func=broken_view)
+    response = api_app.test_client().get(
+        "/api/v1/broken", headers={"Authorization": f"Bearer {TOKEN}"}
+    )
+    assert response.status_code == 500 and response.is_json
+    assert response.json["status"] == 500
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert api_app.test_client().get("/api/v1/broken").status_code == 401
+
+
+@pytest.mark.parametrize(("proxies", "logged"), [(0, "127.0.0.1"), (1, "203.0.113.7")])
+def test_the_client_address_comes_from_trusted_proxies_only(
+    pg_database_url: str, caplog: pytest.LogCaptureFixture, proxies: int, logged: str
+) -> None:
+    """With ZAMIO_TRUSTED_PROXIES=1 a refusal logs the address the proxy forwarded; with 0 the
+    peer's own, whatever X-Forwarded-For a client sends."""
+    app = create_app(
+        {
+            "DATABASE_URL": pg_database_url,
+            "TESTING": True,
+            "API_TOKEN": TOKEN,
+            "TRUSTED_PROXIES": proxies,
+        }
+    )
+    caplog.set_level(logging.INFO, logger="central.api.auth")
+    response = app.test_client().get(
+        "/api/v1/stations",
+        headers={"Authorization": "Bearer " + "z" * 40, "X-Forwarded-For": "203.0.113.7"},
+        environ_base={"REMOTE_ADDR": "127.0.0.1"},
+    )
+    disposed(app)
+    assert response.status_code == 401
+    assert f"/api/v1/stations from {logged} refused" in caplog.text

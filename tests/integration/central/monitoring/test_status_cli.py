@@ -12,8 +12,10 @@ from flask.testing import FlaskCliRunner
 
 from central.cli import cli
 from central.extensions import db
+from central.monitoring import cli as monitoring_cli
 from central.monitoring.store import record_event, record_status
 from central.stations import store as stations
+from central.times import at_ms
 from tests.unit.central.monitoring.payloads import event, heartbeat, offline, source_body
 
 pytestmark = pytest.mark.integration
@@ -70,8 +72,13 @@ def test_status_json_reports_each_device(pg_runner: FlaskCliRunner, fleet: int) 
     assert devices["pi-03"]["offline_reason"] == "shutdown"
 
 
-def test_status_lines_for_one_station(pg_runner: FlaskCliRunner, fleet: int) -> None:
-    """Without --json, one line per device, source and event; --station limits the listing."""
+def test_status_lines_for_one_station(
+    pg_runner: FlaskCliRunner, fleet: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --json, one line per device, source and event; --station limits the listing.
+    The command's clock is fixed at the fleet's now, so ages are exact (a slow run is no
+    "seen 1 s ago")."""
+    monkeypatch.setattr(monitoring_cli, "utc_now", lambda: at_ms(fleet))
     result = pg_runner.invoke(cli, ["status", "--station", "joy-fm"])
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
