@@ -52,7 +52,11 @@ def ingest_cli(ctx: click.Context, client_id: str | None) -> None:
             worker.use_app(app, queue)
             running.callback(InlineSchedule(queue).start().stop)
         listener = IngestListener(
-            app, url, lambda pk: queues.enqueue_match(queue, pk), client_id, protocol=protocol
+            app,
+            url,
+            lambda pk: queues.enqueue_match_safely(queue, pk),
+            client_id,
+            protocol=protocol,
         )
         signal.signal(signal.SIGTERM, lambda *_: listener.stop())
         signal.signal(signal.SIGINT, lambda *_: listener.stop())
