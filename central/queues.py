@@ -17,6 +17,7 @@ from rq.exceptions import AbandonedJobError, NoSuchJobError
 from rq.executions import Execution
 from rq.job import Job, JobStatus
 from rq.job_lifecycle import record_job_failure
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, RQScheduler
 from rq.worker import Worker
 
 from central.config import redact_url
@@ -203,9 +204,11 @@ def release_update_plays(connection: Redis, station_id: int, interval_s: int = 0
 def reclaim_abandoned(queue: Queue, hostname: str | None = None) -> int:
     """Jobs left started by a dead worker of this host (killed, out of memory) are retried now
     (failed if out of retries), not when their registry entry expires (the job's timeout plus a
-    minute, then a worker's 10-minute maintenance): what a worker runs as it starts. A worker
-    is dead when its process is gone; other hosts' workers are left to RQ. How many."""
+    minute, then a worker's 10-minute maintenance), and a dead scheduler's lock is freed: what a
+    worker runs as it starts. Dead means its process is gone; other hosts' workers are left to
+    RQ. How many jobs."""
     hostname = hostname or socket.gethostname()
+    _release_dead_scheduler_lock(queue, hostname)
     registry = queue.started_job_registry
     reclaimed = 0
     for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
@@ -214,9 +217,11 @@ def reclaim_abandoned(queue: Queue, hostname: str | None = None) -> int:
             job = Job.fetch(job_id, connection=queue.connection)
         except (ValueError, NoSuchJobError):
             continue  # finished meanwhile, or expired: RQ's cleanup drops the entry
+        key = Worker.redis_worker_namespace_prefix + execution.worker_name
+        found_host, found_pid = queue.connection.hmget(key, ["hostname", "pid"])
         if job.get_status(refresh=False) != JobStatus.STARTED:
             continue
-        if not _dead_here(queue.connection, execution.worker_name, hostname):
+        if found_host is None or not _gone(found_host.decode(), int(found_pid or 0), hostname):
             continue
         with queue.connection.pipeline() as pipe:
             pipe.zrem(registry.key, execution.composite_key)
@@ -230,14 +235,28 @@ def reclaim_abandoned(queue: Queue, hostname: str | None = None) -> int:
     return reclaimed
 
 
-def _dead_here(connection: Redis, worker_name: str, hostname: str) -> bool:
-    """Whether the worker ran on this host and its process is gone (or is this very process,
-    a restarted container's pid 1, under another worker name)."""
-    key = Worker.redis_worker_namespace_prefix + worker_name
-    found_host, found_pid = connection.hmget(key, ["hostname", "pid"])
-    if found_host is None or found_pid is None or found_host.decode() != hostname:
+def _release_dead_scheduler_lock(queue: Queue, hostname: str) -> None:
+    """Free the queue's scheduler lock if a dead process of this host holds it: else retries
+    wait for it to expire, then for a worker's maintenance to start a scheduler."""
+    key = RQScheduler.get_locking_key(queue.name)
+    holder = queue.connection.get(key)
+    if holder is None:
+        return
+    # Read the holder's record by hand: RQScheduler.fetch (rq 3.0) fails on Redis' bytes keys.
+    found_host, found_pid = queue.connection.hmget(
+        SCHEDULER_KEY_TEMPLATE % holder.decode(), ["hostname", "pid"]
+    )
+    if found_host is None or not _gone(found_host.decode(), int(found_pid or 0), hostname):
+        return  # alive, elsewhere, or its record expired (and so does the lock, soon)
+    queue.connection.delete(key)
+    logger.warning("scheduler %s: its process died; lock released", holder.decode())
+
+
+def _gone(found_host: str, pid: int, hostname: str) -> bool:
+    """Whether a process recorded as `pid` on `found_host` is dead: on this host, no such
+    process, or this very process (a restarted container's pid 1, under another name)."""
+    if found_host != hostname or pid <= 0:
         return False
-    pid = int(found_pid)
     if pid == os.getpid():
         return True
     try:

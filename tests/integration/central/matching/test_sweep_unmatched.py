@@ -12,7 +12,7 @@ import redis
 from flask import Flask
 from rq import SimpleWorker
 from rq.job import Job, JobStatus
-from sqlalchemy import select, update
+from sqlalchemy import update
 
 from central import create_app, queues, worker
 from central.extensions import db
@@ -20,7 +20,14 @@ from central.ingest.models import IngestedBatch
 from central.matching import jobs
 from edge_agent.fingerprint import SAMPLE_RATE_HZ
 from tests.conftest import disposed
-from tests.integration.central.broadcast import START_MS, ingest, payloads, register_songs
+from tests.integration.central.broadcast import (
+    START_MS,
+    ingest,
+    matched_batches,
+    payloads,
+    register_songs,
+    stored_ago,
+)
 from tests.integration.edge_agent.conftest import free_port
 from tests.transforms import song
 
@@ -37,25 +44,6 @@ def stored(pg_app: Flask, redis_connection: redis.Redis) -> Iterator[list[int]]:
     assert len(pks) >= 4
     yield pks[:4]
     worker.use_app(None)
-
-
-def age(app: Flask, pks: list[int], seconds: int) -> None:
-    """Make the batches look stored `seconds` ago."""
-    with app.app_context():
-        when = datetime.now(UTC) - timedelta(seconds=seconds)
-        db.session.execute(
-            update(IngestedBatch).where(IngestedBatch.id.in_(pks)).values(received_at=when)
-        )
-        db.session.commit()
-
-
-def matched(app: Flask) -> set[int]:
-    """Ids of the matched batches."""
-    with app.app_context():
-        found = db.session.scalars(
-            select(IngestedBatch.id).where(IngestedBatch.matched_at.is_not(None))
-        )
-        return set(found)
 
 
 def work(connection: redis.Redis, with_scheduler: bool = False) -> None:
@@ -84,14 +72,14 @@ def test_sweep_enqueues_the_batches_whose_job_was_lost_and_only_those(
     sweep enqueues the two lost ones, a second sweep nothing; the worker matches all three."""
     queue = queues.pipeline_queue(redis_connection)
     old, young = stored[:3], stored[3]
-    age(pg_app, old, 180)
+    stored_ago(pg_app, old, 180)
     queues.enqueue_match(queue, old[0])
     assert jobs.sweep_unmatched() == 2
     assert sorted(queue.get_job_ids()) == sorted(queues.match_job_id(pk) for pk in old)
     assert jobs.sweep_unmatched() == 0  # queued now: no flood, no double run
     work(redis_connection)
-    assert matched(pg_app) == set(old)
-    assert young not in matched(pg_app)
+    assert matched_batches(pg_app) == set(old)
+    assert young not in matched_batches(pg_app)
     assert jobs.sweep_unmatched() == 0
 
 
@@ -109,9 +97,9 @@ def test_an_error_no_retry_can_fix_fails_once_and_is_not_swept_again(
     assert job.get_status() == JobStatus.FAILED
     assert job.id in queue.failed_job_registry
     assert queue.scheduled_job_registry.count == 0
-    age(pg_app, [pk], 180)
+    stored_ago(pg_app, [pk], 180)
     assert jobs.sweep_unmatched() == 0
-    assert pk not in matched(pg_app)
+    assert pk not in matched_batches(pg_app)
 
 
 def test_a_database_outage_is_retried_with_backoff(
@@ -141,9 +129,9 @@ def test_a_database_outage_is_retried_with_backoff(
     worker.use_app(pg_app, queue)
     while datetime.now(UTC) < due:
         work(redis_connection, with_scheduler=True)  # nothing due yet: nothing runs
-        assert pk not in matched(pg_app)
+        assert pk not in matched_batches(pg_app)
     work(redis_connection, with_scheduler=True)
-    assert pk in matched(pg_app)
+    assert pk in matched_batches(pg_app)
 
 
 def test_the_sweep_goes_on_past_batches_that_failed_for_good(
@@ -157,10 +145,10 @@ def test_the_sweep_goes_on_past_batches_that_failed_for_good(
         corrupt(pg_app, pk)
         queues.enqueue_match(queue, pk)
     work(redis_connection)
-    age(pg_app, stored, 180)
+    stored_ago(pg_app, stored, 180)
     assert jobs.sweep_unmatched() == 0  # the first two: failed for good
     assert jobs.sweep_unmatched() == 2  # the next two
     assert jobs.sweep_unmatched() == 0  # from the start again: failed
     assert jobs.sweep_unmatched() == 0  # queued
     work(redis_connection)
-    assert matched(pg_app) == set(stored[2:])
+    assert matched_batches(pg_app) == set(stored[2:])
