@@ -42,8 +42,10 @@ TRANSIENT_ERRORS = (
     sqlalchemy.exc.TimeoutError,  # no pooled connection free in time
     AbandonedJobError,  # its worker died (RQ's registry cleanup passes this)
 )
-# Statuses of a job that will still run, or failed for good and waits for `rq requeue`.
+# Statuses of a job that will still run, failed for good and waits for `rq requeue`, or has
+# just finished (its commit may postdate the sweep's read of the batch).
 _LIVE_STATUSES = {
+    JobStatus.FINISHED,
     JobStatus.QUEUED,
     JobStatus.STARTED,
     JobStatus.SCHEDULED,
@@ -175,6 +177,19 @@ def enqueue_update_plays(queue: Queue, station_id: int) -> bool:
         retry=retry(),
     )
     return True
+
+
+def enqueue_update_plays_safely(queue: Queue, station_id: int) -> bool:
+    """enqueue_update_plays, or False when Redis is unreachable (logged): for the listener, as
+    it stores an event that may settle plays (source_ended, source_stopped); the scheduler's
+    sweep_plays closes them within a minute anyway."""
+    try:
+        return enqueue_update_plays(queue, station_id)
+    except REDIS_DOWN as error:
+        logger.warning(
+            "station %d: update_plays not enqueued, Redis unavailable: %s", station_id, error
+        )
+        return False
 
 
 def enqueue_accrue_royalty(queue: Queue, play_id: int) -> None:
