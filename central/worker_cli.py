@@ -58,7 +58,8 @@ def worker_command(burst: bool) -> None:
             return
         if burst or rq_worker._shutdown_requested_date is not None or _reachable(connection):
             return  # stopped, done, or quit on an error RQ logged (a supervisor restarts it)
-        outage.wait(redis.exceptions.ConnectionError("connection lost while working"))
+        if not outage.wait(redis.exceptions.ConnectionError("connection lost while working")):
+            return
 
 
 def _work(queue: Queue, burst: bool) -> SimpleWorker:
