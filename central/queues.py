@@ -6,7 +6,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 
 import redis.exceptions
 import sqlalchemy.exc
@@ -78,6 +79,19 @@ def settings_queue(redis_url: str | None) -> Queue:
 def pipeline_queue(connection: Redis) -> Queue:
     """The queue the workers take jobs from."""
     return Queue(QUEUE_NAME, connection=connection)
+
+
+@contextmanager
+def enqueueing(queue: Queue) -> Iterator[Pipeline | None]:
+    """A pipeline to enqueue many jobs in one round trip, executed at the end; None for an
+    inline queue: it runs each job at once, and a pipeline executed after would mark it queued
+    again."""
+    if not queue.is_async:
+        yield None
+        return
+    with queue.connection.pipeline() as pipe:
+        yield pipe
+        pipe.execute()
 
 
 def retry() -> Retry:

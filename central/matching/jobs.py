@@ -63,10 +63,9 @@ def sweep_unmatched() -> int:
         cutoff = datetime.now(UTC) - timedelta(seconds=UNMATCHED_GRACE_S)
         pks = unmatched_batches(db.session, cutoff, after_pk, SWEEP_BATCHES_MAX)
     lost = queues.without_match_job(queue.connection, pks)
-    with queue.connection.pipeline() as pipe:
+    with queues.enqueueing(queue) as pipe:
         for pk in lost:
             queues.enqueue_match(queue, pk, pipeline=pipe)
-        pipe.execute()
     next_pk = pks[-1] if len(pks) == SWEEP_BATCHES_MAX else 0  # 0: from the start next time
     queue.connection.set(_SWEEP_CURSOR_KEY, next_pk)
     if lost:
