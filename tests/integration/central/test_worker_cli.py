@@ -183,7 +183,8 @@ def test_scheduler_waits_out_redis_down_then_enqueues_the_periodic_jobs(
     tmp_path: Path, pg_database_url: str, redis_server: RedisServer
 ) -> None:
     """`zamio scheduler` with Redis down logs one line a try; Redis started: the periodic jobs,
-    the sweep of unmatched batches among them, are on the pipeline queue."""
+    the sweep of unmatched batches among them, are on the pipeline queue; Redis stopped under
+    it, then started (empty): it notices, recovers and enqueues them again."""
     log = tmp_path / "scheduler.log"
     process = zamio(["scheduler"], pg_database_url, redis_server.url(), log)
     try:
@@ -194,6 +195,13 @@ def test_scheduler_waits_out_redis_down_then_enqueues_the_periodic_jobs(
         wait_until(lambda: queue.count >= 5, 60, "the periodic jobs enqueued")
         names = {job.func_name for job in queue.get_jobs()}
         assert "central.matching.jobs.sweep_unmatched" in names
+        tries = len(lines_with(log, "redis unavailable"))
+        redis_server.stop()  # mid-run: noticed when the next job is due (within a minute)
+        wait_until(lambda: len(lines_with(log, "redis unavailable")) > tries, 90, "the outage")
+        redis_server.start()  # empty
+        wait_until(lambda: len(lines_with(log, "reachable again")) >= 2, 60, "a second recovery")
+        wait_until(lambda: queue.count >= 5, 60, "the periodic jobs enqueued again")
+        assert "Traceback" not in log.read_text()
     finally:
         stop_process(process)
     assert process.returncode == 0, log.read_text()
