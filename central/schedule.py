@@ -16,6 +16,7 @@ from rq import Queue
 from rq.cron import CronScheduler
 
 from central.ingest.retention import purge_expired_batches
+from central.matching.jobs import sweep_unmatched
 from central.matching.rematch import rematch_new_tracks
 from central.plays.jobs import sweep_plays
 from central.queues import QUEUE_NAME
@@ -24,6 +25,7 @@ from central.royalties.jobs import accrue_pending
 logger = logging.getLogger(__name__)
 
 SWEEP_PLAYS_S = 60  # open plays of a silent device close within this of their wait running out
+SWEEP_UNMATCHED_S = 60  # a batch whose match job was lost is enqueued within this of its grace
 REMATCH_NEW_TRACKS_S = 600  # a new track's past plays appear within this (plus the work)
 PURGE_EXPIRED_S = 3600
 ACCRUE_PENDING_S = 300  # a closed play whose accrue_royalty job was lost is accrued within this
@@ -31,6 +33,7 @@ TICK_S = 1.0  # how often InlineSchedule looks for a due job
 
 PERIODIC_JOBS: tuple[tuple[Callable[[], object], int], ...] = (
     (sweep_plays, SWEEP_PLAYS_S),
+    (sweep_unmatched, SWEEP_UNMATCHED_S),
     (rematch_new_tracks, REMATCH_NEW_TRACKS_S),
     (purge_expired_batches, PURGE_EXPIRED_S),
     (accrue_pending, ACCRUE_PENDING_S),

@@ -1,22 +1,33 @@
 """`zamio worker` (an RQ worker on the pipeline queue), `zamio scheduler` (its periodic jobs)
-and `zamio purge` (retention, now)."""
+and `zamio purge` (retention, now). The first two run until SIGTERM and wait out a Redis outage
+(logging it, backing off), as an ingest listener does a broker's."""
 
 from __future__ import annotations
 
 import logging
+import signal
+import threading
 from datetime import UTC, datetime
 
 import click
+import redis
 from flask import current_app
 from flask.cli import with_appcontext
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 
 from central import queues, schema, worker
+from central.config import redact_url
 from central.extensions import db
 from central.ingest.retention import purge_expired
 from central.matching.jobs import current_index
 from central.schedule import register_jobs
+
+logger = logging.getLogger(__name__)
+
+BACKOFF_S_MIN = 1.0
+BACKOFF_S_MAX = 30.0
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 @click.command("worker")
@@ -24,32 +35,105 @@ from central.schedule import register_jobs
 @with_appcontext
 def worker_command(burst: bool) -> None:
     """Run pipeline jobs (match_batch, update_plays, accrue_royalty, rematch_batch) until
-    SIGTERM; run several for throughput."""
+    SIGTERM; run several for throughput. Retries of failed jobs are enqueued when due by one
+    of the workers (RQ's scheduler, in a child process)."""
     schema.require_current_for_command(db.engine)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     app = current_app._get_current_object()
-    connection = queues.redis_connection(_require_redis(app.config["ZAMIO"].redis_url, "worker"))
+    redis_url = _require_redis(app.config["ZAMIO"].redis_url, "worker")
+    connection = queues.redis_connection(redis_url)
     queue = queues.pipeline_queue(connection)
     worker.use_app(app, queue)
     current_index(db.session)  # loaded now, not by the first job
     db.session.remove()
+    outage = RedisOutage("worker", redis_url)
+    while True:
+        try:
+            queues.reclaim_abandoned(queue)
+            outage.over()
+            rq_worker = _work(queue, burst)
+        except queues.REDIS_DOWN as error:
+            if outage.wait(error):
+                continue
+            return
+        if burst or rq_worker._shutdown_requested_date is not None or _reachable(connection):
+            return  # stopped, done, or quit on an error RQ logged (a supervisor restarts it)
+        if not outage.wait(redis.exceptions.ConnectionError("connection lost while working")):
+            return
+
+
+def _work(queue: Queue, burst: bool) -> SimpleWorker:
+    """Run an RQ worker on `queue` until it stops; the worker."""
     # Jobs run in this process, not in a fork per job: the index (hundreds of MB for a large
     # catalogue) is built once and kept, where a forked job would lose it on exit.
-    rq_worker = SimpleWorker([queue], connection=connection)
-    rq_worker.work(burst=burst, with_scheduler=False)
+    rq_worker = SimpleWorker(
+        [queue],
+        connection=queue.connection,
+        exception_handlers=[queues.give_up_unless_transient],
+    )
+    rq_worker.work(burst=burst, with_scheduler=True)
+    return rq_worker
 
 
 @click.command("scheduler")
 @with_appcontext
 def scheduler_command() -> None:
-    """Enqueue the periodic jobs (close plays of silent devices, find new tracks in the past,
-    purge expired batches, accrue plays whose job was lost) until SIGTERM. Run one per
-    deployment."""
+    """Enqueue the periodic jobs (close plays of silent devices, match batches whose job was
+    lost, find new tracks in the past, purge expired batches, accrue plays whose job was lost)
+    until SIGTERM. Run one per deployment."""
     schema.require_current_for_command(db.engine)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     redis_url = _require_redis(current_app.config["ZAMIO"].redis_url, "scheduler")
     connection = queues.redis_connection(redis_url)
-    scheduler = CronScheduler(connection=connection, logging_level=logging.INFO)
-    register_jobs(scheduler)
-    scheduler.start()
+    outage = RedisOutage("scheduler", redis_url)
+    while True:
+        try:
+            connection.ping()
+            outage.over()
+            scheduler = CronScheduler(connection=connection, logging_level=logging.INFO)
+            register_jobs(scheduler)
+            scheduler.start()  # returns on SIGTERM; raises when Redis goes away
+            return
+        except queues.REDIS_DOWN as error:
+            if not outage.wait(error):
+                return
+
+
+class RedisOutage:
+    """Backoff while Redis is unreachable, logged in one line a try; SIGTERM or SIGINT ends
+    the wait (and the command)."""
+
+    def __init__(self, command: str, redis_url: str) -> None:
+        self.command = command
+        self.url = redis_url
+        self.delay_s = 0.0  # 0: Redis answered last time
+        self._stopped = threading.Event()
+
+    def wait(self, error: Exception) -> bool:
+        """Log the outage and wait; False when asked to stop meanwhile."""
+        self.delay_s = min(max(self.delay_s * 2, BACKOFF_S_MIN), BACKOFF_S_MAX)
+        logger.warning(
+            "%s: %s; retrying in %g s",
+            self.command,
+            queues.unavailable(self.url, error),
+            self.delay_s,
+        )
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: self._stopped.set())
+        return not self._stopped.wait(self.delay_s)
+
+    def over(self) -> None:
+        """Redis answered: log the recovery, if this was one, and reset the backoff."""
+        if self.delay_s:
+            logger.info("%s: redis at %s is reachable again", self.command, redact_url(self.url))
+        self.delay_s = 0.0
+
+
+def _reachable(connection: redis.Redis) -> bool:
+    try:
+        return bool(connection.ping())
+    except queues.REDIS_DOWN:
+        return False
 
 
 @click.command("purge")

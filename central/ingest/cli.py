@@ -57,7 +57,7 @@ def ingest_cli(ctx: click.Context, client_id: str | None) -> None:
         listener = IngestListener(
             app,
             url,
-            lambda pk: queues.enqueue_match(queue, pk),
+            lambda pk: queues.enqueue_match_safely(queue, pk),
             client_id,
             protocol=protocol,
             policy=settings_policy(settings),

@@ -39,6 +39,13 @@ class IngestedBatch(db.Model):
             postgresql_where=text("plays_at IS NULL"),
             sqlite_where=text("plays_at IS NULL"),
         ),
+        # the sweep of unmatched batches (matching.jobs.sweep_unmatched) walks them by id
+        Index(
+            "ix_ingested_batch_unmatched",
+            "id",
+            postgresql_where=text("matched_at IS NULL"),
+            sqlite_where=text("matched_at IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

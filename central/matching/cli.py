@@ -52,7 +52,12 @@ def rematch_command(since: str, until: str | None, station_code: str | None, whi
     settings = current_app.config["ZAMIO"]
     queue = queues.settings_queue(settings.redis_url)
     worker.use_app(current_app._get_current_object(), queue)  # inline jobs run here, on this app
-    count = rematch.enqueue_rematch(db.session, queue, since_ms, until_ms, track_ids, station_id)
+    try:
+        count = rematch.enqueue_rematch(
+            db.session, queue, since_ms, until_ms, track_ids, station_id
+        )
+    except queues.REDIS_DOWN as error:  # nothing is marked rematched: run it again later
+        raise click.ClickException(queues.unavailable(settings.redis_url, error)) from None
     if track_ids is not None and station_id is None:
         rematch.mark_rematched(db.session, track_ids, utc_now())
         db.session.commit()

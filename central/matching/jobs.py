@@ -1,15 +1,19 @@
-"""RQ jobs of matching: match_batch(batch_pk) turns a stored batch into detections.
+"""RQ jobs of matching: match_batch(batch_pk) turns a stored batch into detections, and
+sweep_unmatched(), the scheduled job that enqueues it again for a batch whose job was lost.
 
 A job takes ids, loads rows, calls the pure matcher, saves, commits, then enqueues
 update_plays of the batch's station. Running it twice leaves the same detections (the batch's old
 ones are replaced in the same transaction). The index is built
 once per worker process and rebuilt when the catalogue's fingerprints change.
+A stored batch with no matched_at is the durable "to match" mark: whatever lost its job (Redis
+down at the enqueue, a Redis restarted empty, a worker killed with its retries spent after a
+week), the sweep finds it.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -28,6 +32,10 @@ from edge_agent.fingerprint import Fingerprints
 
 logger = logging.getLogger(__name__)
 
+UNMATCHED_GRACE_S = 120  # younger unmatched batches are still on their way to a worker
+SWEEP_BATCHES_MAX = 5000  # examined per run: at most this many enqueued a minute
+_SWEEP_CURSOR_KEY = "zamio:sweep_unmatched:after_pk"  # where the next run goes on from
+
 _index: tuple[tuple, MatchIndex] | None = None  # (catalogue signature, index)
 
 
@@ -42,6 +50,42 @@ def match_batch(batch_pk: int) -> int:
     if station_id is not None:
         queues.enqueue_update_plays(worker_queue(), station_id)
     return count
+
+
+def sweep_unmatched() -> int:
+    """Scheduled job: enqueue match_batch for stored batches unmatched UNMATCHED_GRACE_S after
+    arrival whose job is lost (not waiting, running, due for a retry, or failed for good, which
+    waits for `rq requeue`); how many. Each run examines the next SWEEP_BATCHES_MAX of them, so
+    batches that failed for good never hide the ones behind them."""
+    queue = worker_queue()
+    after_pk = int(queue.connection.get(_SWEEP_CURSOR_KEY) or 0)
+    with worker_app().app_context():
+        cutoff = datetime.now(UTC) - timedelta(seconds=UNMATCHED_GRACE_S)
+        pks = unmatched_batches(db.session, cutoff, after_pk, SWEEP_BATCHES_MAX)
+    lost = queues.without_match_job(queue.connection, pks)
+    with queues.enqueueing(queue) as pipe:
+        for pk in lost:
+            queues.enqueue_match(queue, pk, pipeline=pipe)
+    next_pk = pks[-1] if len(pks) == SWEEP_BATCHES_MAX else 0  # 0: from the start next time
+    queue.connection.set(_SWEEP_CURSOR_KEY, next_pk)
+    if lost:
+        logger.warning("sweep_unmatched: %d batches had lost their match job", len(lost))
+    return len(lost)
+
+
+def unmatched_batches(session: Session, cutoff: datetime, after_pk: int, limit: int) -> list[int]:
+    """Ids above `after_pk` of batches stored before `cutoff` and not matched, lowest first."""
+    query = (
+        select(IngestedBatch.id)
+        .where(
+            IngestedBatch.matched_at.is_(None),
+            IngestedBatch.received_at < cutoff,
+            IngestedBatch.id > after_pk,
+        )
+        .order_by(IngestedBatch.id)
+        .limit(limit)
+    )
+    return list(session.scalars(query))
 
 
 def match_stored_batch(session: Session, batch_pk: int) -> int:

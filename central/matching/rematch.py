@@ -101,13 +101,12 @@ def enqueue_rematch(
     """Enqueue the re-matching of every stored batch in the range; how many jobs."""
     count = 0
     for chunk in batch_ids(session, since_ms, until_ms, station_id):
-        with queue.connection.pipeline() as pipe:
+        with queues.enqueueing(queue) as pipe:
             for pk in chunk:
                 if track_ids is None:
                     queues.enqueue_match(queue, pk, pipeline=pipe)
                 else:
                     queues.enqueue_rematch(queue, pk, sorted(track_ids), pipeline=pipe)
-            pipe.execute()
         count += len(chunk)
     return count
 

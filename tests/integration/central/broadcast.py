@@ -4,12 +4,15 @@ and a broadcast cut into the agent's batches and ingested as if from the broker.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import numpy as np
 from flask import Flask
+from sqlalchemy import select, update
 
 from central.catalog.store import register_track
 from central.extensions import db
+from central.ingest.models import IngestedBatch
 from central.ingest.store import DUPLICATE, STORED, ingest_payload
 from central.stations import store as stations
 from edge_agent.batch import BatchSource, batches_from_fingerprints, encode_batch
@@ -96,3 +99,22 @@ def ingest(app: Flask, encoded: list[bytes], received_ms: int) -> list[int]:
                 pks.append(outcome.batch_pk)
         db.session.commit()
     return pks
+
+
+def stored_ago(app: Flask, pks: list[int], seconds: int) -> None:
+    """Make the batches look stored `seconds` ago."""
+    with app.app_context():
+        when = datetime.now(UTC) - timedelta(seconds=seconds)
+        db.session.execute(
+            update(IngestedBatch).where(IngestedBatch.id.in_(pks)).values(received_at=when)
+        )
+        db.session.commit()
+
+
+def matched_batches(app: Flask) -> set[int]:
+    """Ids of the matched batches."""
+    with app.app_context():
+        found = db.session.scalars(
+            select(IngestedBatch.id).where(IngestedBatch.matched_at.is_not(None))
+        )
+        return set(found)

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.integration
 def test_scheduler_enqueues_every_periodic_job_on_the_pipeline_queue(
     redis_connection: redis.Redis,
 ) -> None:
-    """Sweep, rematch of new tracks, purge and the royalty sweep are all due at start, on the
-    workers' queue, and importable by name (a worker must find them)."""
+    """The sweeps of plays and of unmatched batches, rematch of new tracks, purge and the royalty
+    sweep are all due at start, on the workers' queue, and importable by name (a worker must
+    find them)."""
     scheduler = CronScheduler(connection=redis_connection)
     register_jobs(scheduler)
     scheduler.enqueue_jobs()
@@ -24,6 +25,7 @@ def test_scheduler_enqueues_every_periodic_job_on_the_pipeline_queue(
     names = sorted(job.func_name for job in queue.get_jobs())
     assert names == [
         "central.ingest.retention.purge_expired_batches",
+        "central.matching.jobs.sweep_unmatched",
         "central.matching.rematch.rematch_new_tracks",
         "central.plays.jobs.sweep_plays",
         "central.royalties.jobs.accrue_pending",
