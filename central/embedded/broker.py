@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
+import click
 from amqtt.contexts import Action
 from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin
 from flask import Flask, current_app
@@ -40,6 +41,15 @@ START_TIMEOUT_S = 10.0
 STOP_TIMEOUT_S = 10.0
 SERVICE_USER = "zamio-embedded"  # this process's own clients (the ingest listener)
 LOOPBACK_NAMES = ("localhost",)
+
+
+class BindError(ConfigError, click.ClickException):
+    """The embedded broker cannot listen: a ConfigError that a command shows as its one line
+    (`Error: ZAMIO_MQTT_BIND=...`), not a traceback."""
+
+    def __init__(self, problem: str) -> None:
+        super().__init__([problem])
+        self.message = problem
 
 
 @dataclass(frozen=True)
@@ -125,11 +135,16 @@ class EmbeddedBroker:
         """Start listening; ConfigError if the address cannot be bound."""
         logging.getLogger("amqtt").setLevel(logging.WARNING)  # it logs every connection at INFO
         logging.getLogger("transitions").setLevel(logging.WARNING)
+        try:
+            probe_bind(self.host, self.port)  # before amqtt, which logs a traceback for it
+        except BindError:
+            self._loop.close()
+            raise
         _BROKERS[self._key] = self
         self._thread.start()
         if not self._started.wait(START_TIMEOUT_S) or self._error is not None:
             _BROKERS.pop(self._key, None)
-            raise ConfigError([bind_problem(self.host, self.port, self._error)])
+            raise BindError(bind_problem(self.host, self.port, self._error))
         logger.info("embedded broker: listening on %s:%d (MQTT %s)", self.host, self.port, PROTOCOL)
         if not is_loopback(self.host):
             logger.warning(
@@ -158,6 +173,7 @@ class EmbeddedBroker:
             self._loop.run_until_complete(self._start())
         except Exception as error:  # reported by start()
             self._error = error
+            self._loop.close()
             self._started.set()
             return
         self._started.set()
@@ -267,6 +283,17 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def probe_bind(host: str, port: int) -> None:
+    """BindError unless host:port can be listened on now (as asyncio will, SO_REUSEADDR)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise BindError(bind_problem(host, port, error)) from None
 
 
 def bind_problem(host: str, port: int, error: BaseException | None) -> str:

@@ -4,9 +4,13 @@ confines each to its own topics, and says plainly when it is exposed or cannot l
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
@@ -157,3 +161,27 @@ def test_port_taken_is_one_clear_line(app: Flask) -> None:
     (problem,) = raised.value.problems
     assert f"ZAMIO_MQTT_BIND=127.0.0.1:{port}" in problem and "\n" not in problem
     assert "in use" in problem, problem
+
+
+def test_zamio_ingest_on_a_taken_port_says_one_line(tmp_path: Path) -> None:
+    """`zamio ingest` with ZAMIO_MQTT_BIND on a busy port exits 1 with one Error line, no
+    traceback (an installed Mosquitto on 1883 is the usual cause)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ZAMIO_")}
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env.update(
+            ZAMIO_DATABASE_URL=f"sqlite:///{tmp_path / 'zamio.db'}",
+            ZAMIO_MQTT_BIND=f"127.0.0.1:{port}",
+        )
+        result = subprocess.run(
+            [sys.executable, "-m", "central", "ingest"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[0]] and lines[0].startswith(f"Error: ZAMIO_MQTT_BIND=127.0.0.1:{port}")
