@@ -85,7 +85,7 @@ def device_add(code: str, station_code: str) -> None:
 def _echo_password(user: str, password: str, where: str) -> None:
     click.echo(
         f"broker user {user}, password {password}  (shown once: put it in {where},"
-        " then run `zamio device broker-files` and reload the broker)"
+        " then run `zamio device broker-files` and restart the broker)"
     )
 
 
