@@ -6,15 +6,25 @@ from __future__ import annotations
 
 import re
 import stat
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskCliRunner
+from sqlalchemy import select
 
 from central.cli import cli
-from central.ingest.listener import shared_topics
+from central.extensions import db
+from central.ingest.listener import IngestListener, shared_topics
+from central.ingest.models import IngestedBatch
+from central.monitoring.store import STATUS
 from tests.integration.central.stations.conftest import Peer, ShippedBroker
-from tests.integration.edge_agent.conftest import wait_until
+from tests.integration.edge_agent.conftest import HOST, wait_until
+from tests.synth import chord_wav
 
 pytestmark = pytest.mark.integration
 
@@ -173,3 +183,52 @@ def test_a_days_backlog_is_queued_for_the_ingest(
     wait_until(lambda: len(back.topics()) >= 3000, 60.0, "3,000 batches to reach the ingest")
     assert len(back.topics()) == 3000
     back.close()
+
+
+def test_a_real_agent_and_ingest_work_through_the_shipped_conf(
+    app: Flask, runner: FlaskCliRunner, shipped_broker: ShippedBroker, tmp_path: Path
+) -> None:
+    """`zamio-agent run` logging in as its device and the ingest listener as zamio-ingest: every
+    batch of a recording is acknowledged (the agent exits 0) and stored once, and the device's
+    status reaches central."""
+    passwords = started(shipped_broker, runner)
+    url = f"mqtt://zamio-ingest:{passwords['zamio-ingest']}@{HOST}:{shipped_broker.port}"
+    listener = IngestListener(app, url, lambda pk: None, client_id="zamio-ingest-test")
+    thread = threading.Thread(target=listener.run, daemon=True)
+    thread.start()
+    try:
+        assert listener.subscribed.wait(10), shipped_broker.log_text()
+        recording = chord_wav(tmp_path / "rec.wav", seed=5, duration_s=30.0)
+        (tmp_path / "pi-01.password").write_text(passwords["pi-01"] + "\n")
+        config = tmp_path / "agent.toml"
+        config.write_text(
+            'device_id = "pi-01"\nstation_id = "joy-fm"\n'
+            f'[[source]]\nid = "rec"\nkind = "file"\npath = "{recording}"\nreadrate = 0\n'
+            f'[uplink]\nurl = "mqtt://{HOST}:{shipped_broker.port}"\nusername = "pi-01"\n'
+            f'password_file = "{tmp_path / "pi-01.password"}"\nbacklog_rate_max = 100\n'
+            f'[spool]\npath = "{tmp_path / "spool.db"}"\n'
+        )
+        agent = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "edge_agent",
+                "run",
+                "--config",
+                str(config),
+                "--exit-when-done",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert agent.returncode == 0, agent.stderr[-2000:] + shipped_broker.log_text()
+        wait_until(lambda: listener.counts["stored"] >= 2, 10.0, "the batches to be stored")
+        wait_until(lambda: listener.counts[STATUS] >= 1, 10.0, "the device's status")
+        time.sleep(0.5)
+        with app.app_context():
+            seqs = db.session.scalars(select(IngestedBatch.seq)).all()
+        assert sorted(seqs) == list(range(len(seqs))) and listener.counts["quarantined"] == 0
+    finally:
+        listener.stop()
+        thread.join(10)
