@@ -1,19 +1,19 @@
-"""Device passwords and the Mosquitto password and ACL files that let devices in (pure).
+"""Broker passwords and what each broker user may do, rendered as Mosquitto's files (pure).
 
 Mosquitto 2 stores `user:$7$<iterations>$<base64 salt>$<base64 PBKDF2-HMAC-SHA512(password)>`
 (the format `mosquitto_passwd` writes; 101 iterations and a 12-byte salt are its defaults). We
-keep that hash, never the password: `zamio device add` shows the password once.
+keep that hash, never the password, which is shown once when made.
 
-The ACL confines each device to its own topics, named in full (no wildcards, so no `$share/...`
-subscription or `stations/#` read reaches another device's messages): it writes its batches,
-events and status and reads its commands and config. Central's service accounts (names beginning
-`zamio-`) read every device's batches, events and status and write every device's commands.
-Mosquitto runs with `use_username_as_clientid true`, so nobody can take a service's client id.
+A device writes its own batches, events and status and reads its own commands and config, each
+named in full (no wildcards). Central's service accounts (names beginning `zamio-`) read every
+device's batches, events and status (also through the `$share/zamio-ingest/` group) and write
+every device's commands. Mosquitto runs with `use_username_as_clientid true`, so nobody can take
+a service's client id.
 
-Mosquitto 2.0's acl_file does not check SUBSCRIBE at all (a device's `$share/zamio-ingest/...`
-subscription is granted, takes its round-robin share, and the broker then drops those messages
-at delivery), so the shipped conf uses Mosquitto's dynamic-security plugin, which checks
-subscriptions too; `dynsec_config` writes its file from the same hashes and topics.
+`dynsec_config` renders this for Mosquitto's dynamic-security plugin, which the shipped conf
+uses; `password_file` and `acl_file` for a Mosquitto without it. Mosquitto 2.0's acl_file does
+not check SUBSCRIBE at all: a device's `$share/zamio-ingest/...` subscription is granted, takes
+its round-robin share, and the broker then drops those messages at delivery.
 """
 
 from __future__ import annotations
