@@ -28,7 +28,7 @@ from central.plays.cli import playlog_command, plays_command
 from central.royalties.cli import royalty_cli
 from central.scan.cli import scan_cli
 from central.serve_cli import serve_command
-from central.stations.cli import device_cli, station_cli
+from central.stations.cli import broker_cli, device_cli, station_cli
 from central.worker_cli import purge_command, scheduler_command, worker_command
 from edge_agent.fingerprint import FINGERPRINT_VERSION
 
@@ -40,8 +40,9 @@ COMMANDS: list[click.Command] = [
     playlog_command,  # zamio playlog RECORDING [--json]
     plays_command,  # zamio plays --station CODE [--since T] [--until T] [--track ID] [--json]
     serve_command,  # zamio serve [--host H] [--port P] [--threads N]
-    station_cli,  # zamio station add | list
-    device_cli,  # zamio device add | list | revoke | broker-files
+    station_cli,  # zamio station add | list | edit | remove
+    device_cli,  # zamio device add | list | revoke | rotate | broker-files
+    broker_cli,  # zamio broker account add | list | rotate | remove
     ingest_cli,  # zamio ingest [quarantine]
     ledger_cli,  # zamio ledger account add|list, balance, statement, verify, transfer, ...
     royalty_cli,  # zamio royalty ratecard|shares|station|accrue|explain|hold|claim|blanket ...

@@ -33,9 +33,10 @@ from central.catalog.near_duplicates import NearDuplicateCheck
 from central.demo import programme
 from central.demo.programme import DEVICE, STATION, STATION_NAME, Aired, DemoTrack
 from central.demo.report import DemoResult, PlayLine
-from central.embedded.broker import PROTOCOL, EmbeddedBroker
+from central.embedded.broker import PROTOCOL, EmbeddedBroker, database_lookup
 from central.embedded.inline import InlineQueue, inline_queue
 from central.extensions import db
+from central.files import write_private
 from central.ingest.listener import IngestListener
 from central.ingest.models import IngestedBatch
 from central.ledger.models import Account
@@ -56,6 +57,7 @@ from edge_agent.errors import DecodeError
 from edge_agent.fingerprint import FINGERPRINT_VERSION, FRAME_MS, SAMPLE_RATE_HZ
 
 SOURCE = "fm"
+PASSWORD_FILE = "agent.password"  # the demo device's broker password (0600)
 AUDIO_SUFFIXES = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac")
 MUSIC_FILES_MAX = 50
 POLL_S = 0.5
@@ -104,7 +106,9 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None]) -> DemoResult:
         source = {"kind": "stream", "url": options.stream_url}
         echo(f"broadcast {options.stream_url}, for {options.listen_s:.0f} s")
     with _pipeline(app, echo) as (broker, listener, queue):
-        agent = _start_agent(options.workdir, broker.url, source, options.stream_url is not None)
+        agent = _start_agent(
+            options.workdir, broker.agent_url, source, options.stream_url is not None
+        )
         try:
             _follow(app, agent, options, echo)
         finally:
@@ -188,8 +192,9 @@ def _register(
             if track.external_id not in failed:
                 _file_rights(track)
         stations.add_station(db.session, STATION, STATION_NAME)
-        stations.add_device(db.session, DEVICE, STATION)
+        device = stations.add_device(db.session, DEVICE, STATION)
         db.session.commit()
+    write_private(workdir / PASSWORD_FILE, device.password + "\n")  # the agent logs in with it
     echo(f"station   {STATION} ({STATION_NAME}), device {DEVICE}; rights filed for every track")
 
 
@@ -235,7 +240,7 @@ def _pipeline(
     app: Flask, echo: Callable[[str], None]
 ) -> Iterator[tuple[EmbeddedBroker, IngestListener, InlineQueue]]:
     """The embedded broker and the ingest listener (jobs inline), until the block ends."""
-    broker = EmbeddedBroker("127.0.0.1", 0).start()
+    broker = EmbeddedBroker("127.0.0.1", 0, database_lookup(app)).start()
     queue = inline_queue()
     worker.use_app(app, queue)
     listener = IngestListener(
@@ -244,7 +249,7 @@ def _pipeline(
     )  # fmt: skip
     thread = threading.Thread(target=listener.run, name="ingest", daemon=True)
     thread.start()
-    echo(f"broker    {broker.url} (embedded, MQTT {PROTOCOL}); ingest listening")
+    echo(f"broker    {broker.agent_url} (embedded, MQTT {PROTOCOL}); ingest listening")
     try:
         if not listener.subscribed.wait(10):
             raise DemoError("the ingest listener could not subscribe to the embedded broker")
@@ -269,6 +274,8 @@ def _start_agent(workdir: Path, broker_url: str, source: dict, live: bool) -> su
         "[uplink]",
         f"url = {toml_string(broker_url)}",
         f"protocol = {toml_string(PROTOCOL)}",
+        f"username = {toml_string(DEVICE)}",
+        f"password_file = {toml_string(str(workdir / PASSWORD_FILE))}",
         "heartbeat_s = 5.0",
         "backlog_rate_max = 100.0",  # the file is read faster than real time: no pacing
         "",

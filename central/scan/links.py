@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 MATCH_LOOKBACK_MS = 24 * 3600 * 1000  # detections searched for the last match; older: plays
 BROKER_FILES_HINT = (
-    "if the broker checks passwords, run `zamio device broker-files` and reload mosquitto"
+    "if the broker checks passwords, run `zamio device broker-files` and restart mosquitto"
 )
 
 

@@ -1,4 +1,5 @@
-"""`zamio station add|list` and `zamio device add|list|revoke|broker-files`."""
+"""`zamio station add|list|edit|remove`, `zamio device add|list|revoke|rotate|broker-files` and
+`zamio broker account add|list|rotate|remove`."""
 
 from __future__ import annotations
 
@@ -11,11 +12,23 @@ from flask.cli import AppGroup
 from central import schema
 from central.errors import StationError
 from central.extensions import db
-from central.files import write_private
+from central.stations import broker_files as files
 from central.stations import credentials, store
 
-station_cli = AppGroup("station", help="Register stations and list them.")
+station_cli = AppGroup("station", help="Register stations, change or remove them, list them.")
 device_cli = AppGroup("device", help="Register edge devices, revoke them, write broker files.")
+broker_cli = AppGroup("broker", help="Central's own broker accounts (e.g. zamio-ingest).")
+account_cli = AppGroup("account", help="Service accounts: add, list, rotate, remove.")
+broker_cli.add_command(account_cli)
+
+
+def _run(action, *args, **kwargs):
+    """Call a store function; its StationError becomes a clean command-line error."""
+    schema.require_current_for_command(db.engine)
+    try:
+        return action(db.session, *args, **kwargs)
+    except StationError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @station_cli.command("add")
@@ -62,16 +75,17 @@ def station_list(as_json: bool) -> None:
 @click.option("--station", "station_code", required=True, help="The station it listens to.")
 def device_add(code: str, station_code: str) -> None:
     """Register device CODE; prints its broker password, which is not shown again."""
-    schema.require_current_for_command(db.engine)
-    try:
-        new = store.add_device(db.session, code, station_code)
-    except StationError as error:
-        raise click.ClickException(str(error)) from None
+    new = _run(store.add_device, code, station_code)
     db.session.commit()
-    click.echo(f"device {code} added to station {station_code}")
+    done = "restored (was revoked)" if new.restored else "added"
+    click.echo(f"device {code} {done} to station {station_code}")
+    _echo_password(code, new.password, "the agent's password_file")
+
+
+def _echo_password(user: str, password: str, where: str) -> None:
     click.echo(
-        f"broker user {code}, password {new.password}  (shown once: put it in the agent's"
-        " password_file, then run `zamio device broker-files`)"
+        f"broker user {user}, password {password}  (shown once: put it in {where},"
+        " then run `zamio device broker-files` and restart the broker)"
     )
 
 
@@ -111,19 +125,141 @@ def device_revoke(code: str) -> None:
     click.echo(f"device {code} revoked")
 
 
+@device_cli.command("rotate")
+@click.argument("code")
+def device_rotate(code: str) -> None:
+    """A new broker password for device CODE, printed once; the old one works until the broker
+    files are rewritten and the broker reloaded."""
+    new = _run(store.reset_device_password, code)
+    db.session.commit()
+    _echo_password(code, new.password, "the agent's password_file")
+
+
 @device_cli.command("broker-files")
-@click.option("--passwords", type=click.Path(dir_okay=False, path_type=Path), required=True)
-@click.option("--acl", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option(
-    "--reader",
-    "readers",
-    multiple=True,
-    help="A broker user that may read all stations (central's ingest).",
+    "--dynsec",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="The dynamic-security plugin's config (what deploy/mosquitto.conf uses).",
 )
-def broker_files(passwords: Path, acl: Path, readers: tuple[str, ...]) -> None:
-    """Write Mosquitto's password_file and acl_file for the active devices (then reload it)."""
+@click.option("--passwords", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--acl", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--group",
+    help="Group that may read the files (the broker's, e.g. mosquitto); default: the group of"
+    " the existing file, else of its directory.",
+)
+def broker_files(
+    dynsec: Path | None, passwords: Path | None, acl: Path | None, group: str | None
+) -> None:
+    """Write Mosquitto's files (0640, each replaced atomically) for the active devices and the
+    service accounts: the dynamic-security config, or a password_file and acl_file (these
+    cannot stop a device subscribing to other topics: see README)."""
+    if dynsec is None and (passwords is None or acl is None):
+        raise click.UsageError("give --dynsec, or both --passwords and --acl")
     schema.require_current_for_command(db.engine)
     active = store.devices(db.session, active_only=True)
-    write_private(passwords, credentials.password_file((d.code, d.password_hash) for d in active))
-    write_private(acl, credentials.acl_file(((d.code, d.station.code) for d in active), readers))
-    click.echo(f"{len(active)} device(s) written; reload mosquitto (SIGHUP) to apply")
+    services = store.accounts(db.session)
+    try:
+        for path, text in _broker_texts(active, services, dynsec, passwords, acl):
+            files.write_broker_file(path, text, files.target_gid(path, group))
+    except StationError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"{len(active)} device(s), {len(services)} broker account(s) written")
+    if not services:
+        click.echo(
+            "warning: no broker account, so the ingest cannot log in:"
+            " `zamio broker account add zamio-ingest`",
+            err=True,
+        )
+    click.echo("restart mosquitto to apply" if dynsec else "reload mosquitto (SIGHUP) to apply")
+
+
+def _broker_texts(active, services, dynsec, passwords, acl) -> list[tuple[Path, str]]:
+    """(path, text) of each file asked for."""
+    texts = []
+    if dynsec is not None:
+        config = credentials.dynsec_config(
+            ((d.code, d.station.code, d.password_hash) for d in active),
+            ((a.name, a.password_hash) for a in services),
+        )
+        texts.append((dynsec, config))
+    if passwords is not None and acl is not None:
+        users = [(d.code, d.password_hash) for d in active]
+        users += [(a.name, a.password_hash) for a in services]
+        texts.append((passwords, credentials.password_file(users)))
+        pairs = ((d.code, d.station.code) for d in active)
+        texts.append((acl, credentials.acl_file(pairs, (a.name for a in services))))
+    return texts
+
+
+@station_cli.command("edit")
+@click.argument("code")
+@click.option("--name", help="A new name.")
+@click.option("--stream-url", help="A new stream link (a running scan restarts on it).")
+@click.option("--no-stream-url", is_flag=True, help="Drop the stream link (its scan stops).")
+def station_edit(code: str, name: str | None, stream_url: str | None, no_stream_url: bool) -> None:
+    """Change station CODE's name or stream link."""
+    if stream_url is not None and no_stream_url:
+        raise click.UsageError("give --stream-url or --no-stream-url, not both")
+    _run(store.edit_station, code, name, stream_url, no_stream_url)
+    db.session.commit()
+    click.echo(f"station {code} changed")
+
+
+@station_cli.command("remove")
+@click.argument("code")
+def station_remove(code: str) -> None:
+    """Delete station CODE and its devices, if nothing was ever recorded for them."""
+    _run(store.remove_station, code)
+    db.session.commit()
+    click.echo(f"station {code} removed; rewrite the broker files to lock its devices out")
+
+
+@account_cli.command("add")
+@click.argument("name")
+def account_add(name: str) -> None:
+    """Add service account NAME (zamio-ingest, zamio-ingest-<listener>); prints its password
+    once."""
+    new = _run(store.add_account, name)
+    db.session.commit()
+    click.echo(f"broker account {name} added")
+    _echo_password(name, new.password, "ZAMIO_MQTT_URL")
+
+
+@account_cli.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def account_list(as_json: bool) -> None:
+    """Every service account (names only: passwords are never kept)."""
+    rows = [
+        {
+            "name": a.name,
+            "created_at": a.created_at.isoformat(),
+            "rotated_at": a.rotated_at.isoformat() if a.rotated_at else None,
+        }
+        for a in _run(store.accounts)
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for row in rows:
+        click.echo(
+            f"{row['name']:<24} created {row['created_at']}  rotated {row['rotated_at'] or '-'}"
+        )
+
+
+@account_cli.command("rotate")
+@click.argument("name")
+def account_rotate(name: str) -> None:
+    """A new password for service account NAME, printed once."""
+    new = _run(store.rotate_account, name)
+    db.session.commit()
+    _echo_password(name, new.password, "ZAMIO_MQTT_URL")
+
+
+@account_cli.command("remove")
+@click.argument("name")
+def account_remove(name: str) -> None:
+    """Delete service account NAME; rewrite the broker files to lock it out."""
+    _run(store.remove_account, name)
+    db.session.commit()
+    click.echo(f"broker account {name} removed; rewrite the broker files and reload the broker")

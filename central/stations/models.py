@@ -47,3 +47,16 @@ class Device(db.Model):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     station: Mapped[Station] = relationship(back_populates="devices")
+
+
+class BrokerAccount(db.Model):
+    """One of central's own broker users (`zamio-ingest`, `zamio-ingest-<name>`): reads every
+    device's batches, events and status and writes their commands."""
+
+    __tablename__ = "broker_account"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(CODE_CHARS_MAX), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))  # Mosquitto's $7$ PBKDF2-SHA512
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -48,8 +48,9 @@ def test_ingest_alone_runs_broker_and_jobs(tmp_path: Path) -> None:
         entry = ManifestEntry("song-a", tmp_path / "a.wav", "A")
         import_entries(db.session, [entry], fingerprint_version=FINGERPRINT_VERSION)
         stations.add_station(db.session, "joy-fm", "Joy FM")
-        stations.add_device(db.session, "pi-1", "joy-fm")
+        password = stations.add_device(db.session, "pi-1", "joy-fm").password
         db.session.commit()
+    (tmp_path / "agent.password").write_text(password + "\n")  # the broker checks it
 
     refused = subprocess.run([sys.executable, "-m", "central", "worker"], env=env,
                              capture_output=True, text=True, timeout=60)  # fmt: skip
@@ -61,7 +62,8 @@ def test_ingest_alone_runs_broker_and_jobs(tmp_path: Path) -> None:
         (tmp_path / "agent.toml").write_text(
             'device_id = "pi-1"\nstation_id = "joy-fm"\n\n[[source]]\nid = "fm"\nkind = "file"\n'
             f'path = "{tmp_path / "show.wav"}"\nreadrate = 0.0\nstart_ms = {start_ms}\n\n'
-            f'[uplink]\nurl = "mqtt://127.0.0.1:{port}"\nprotocol = "3.1.1"\n\n'
+            f'[uplink]\nurl = "mqtt://127.0.0.1:{port}"\nprotocol = "3.1.1"\nusername = "pi-1"\n'
+            f'password_file = "{tmp_path / "agent.password"}"\n\n'
             f'[spool]\npath = "{tmp_path / "spool.db"}"\n'
         )
         agent = subprocess.run(

@@ -112,9 +112,10 @@ def test_a_dead_stream_shows_the_agents_error(
 def test_an_agent_refusing_its_config_is_not_restarted_until_the_link_changes(
     pg_app: Flask, start_scan
 ) -> None:
-    """Exit 2 (a URL central accepts, the agent does not): config_error with the agent's words,
-    no restart; a corrected URL starts it again."""
-    add_station(pg_app, "bad-fm", "http://127.0.0.1:0/live.mp3")
+    """Exit 2 (a URL the agent refuses, stored before `station add` checked URLs as the agent
+    does): config_error with the agent's words, no restart; a corrected URL starts it again."""
+    add_station(pg_app, "bad-fm", None)
+    set_stream_url(pg_app, "bad-fm", "http://127.0.0.1:0/live.mp3")
     scan = start_scan()
     link = scan.wait_link("bad-fm", lambda link: link["state"] == "config_error", "config_error")
     assert link["exit_code"] == 2 and "port within 1..65535" in link["last_error"]
