@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -203,3 +205,37 @@ def _wait_for(
         if time.monotonic() > deadline_s:
             pytest.fail(message)
         time.sleep(0.01)
+
+
+@pytest.fixture
+def central_processes(
+    tmp_path, pg_database_url: str, redis_url: str, redis_connection
+) -> Iterator[Callable[..., subprocess.Popen]]:
+    """start(command, broker_port, **env) -> `zamio <command>` as a process on the test's
+    PostgreSQL, Redis and the broker at broker_port; extra ZAMIO_* settings as keywords
+    (plays_build_interval_s=0 -> ZAMIO_PLAYS_BUILD_INTERVAL_S=0). Stopped after the test."""
+    from tests.integration.edge_agent.conftest import stop_process
+
+    started: list[tuple[subprocess.Popen, object]] = []
+
+    def start(command: str, broker_port: int, **settings: object) -> subprocess.Popen:
+        env = os.environ | {
+            "ZAMIO_DATABASE_URL": pg_database_url,
+            "ZAMIO_REDIS_URL": redis_url,
+            "ZAMIO_MQTT_URL": f"mqtt://{HOST}:{broker_port}",
+            **{f"ZAMIO_{key.upper()}": str(value) for key, value in settings.items()},
+        }
+        log = (tmp_path / f"{command}.log").open("ab")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "central", command],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        started.append((process, log))
+        return process
+
+    yield start
+    for process, log in started:
+        stop_process(process)
+        log.close()

@@ -4,10 +4,8 @@ match the recording's ground truth."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,7 +23,6 @@ from tests.integration.edge_agent.conftest import (
     AgentProcess,
     Broker,
     Icecast,
-    stop_process,
     wait_until,
 )
 from tests.synth import write_wav
@@ -54,33 +51,10 @@ def services(tmp_path: Path) -> Iterator[tuple[Broker, Icecast]]:
 
 
 @pytest.fixture
-def central(
-    tmp_path: Path, pg_database_url: str, redis_url: str, redis_connection
-) -> Iterator[Callable[[str, int], subprocess.Popen]]:
-    """start(command, broker_port): `zamio <command>` as a process on the test's services."""
-    started: list[tuple[subprocess.Popen, object]] = []
-
-    def start(command: str, broker_port: int) -> subprocess.Popen:
-        env = os.environ | {
-            "ZAMIO_DATABASE_URL": pg_database_url,
-            "ZAMIO_REDIS_URL": redis_url,
-            "ZAMIO_MQTT_URL": f"mqtt://{HOST}:{broker_port}",
-            "ZAMIO_PLAYS_BUILD_INTERVAL_S": "0",  # no scheduler here to sweep the last batches
-        }
-        log = (tmp_path / f"{command}.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "central", command],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append((process, log))
-        return process
-
-    yield start
-    for process, log in started:
-        stop_process(process)
-        log.close()
+def central(central_processes) -> Callable[[str, int], subprocess.Popen]:
+    """start(command, broker_port): `zamio <command>` as a process; plays rebuilt after every
+    match (no scheduler here to sweep the last batches)."""
+    return lambda command, port: central_processes(command, port, plays_build_interval_s=0)
 
 
 def agent_config(tmp_path: Path, broker_port: int, stream_url: str) -> Path:

@@ -4,11 +4,9 @@ delivered-journal, so the song is paid once and whole."""
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,13 +20,8 @@ from central.ingest.models import IngestedBatch, SeqGap
 from central.ledger.models import Transfer
 from central.plays.models import Play
 from tests.integration.central.broadcast import DEVICE, STATION, register_songs
-from tests.integration.edge_agent.conftest import (
-    HOST,
-    AgentProcess,
-    Broker,
-    stop_process,
-    wait_until,
-)
+from tests.integration.edge_agent.conftest import HOST, AgentProcess, Broker, wait_until
+from tests.integration.edge_agent.conftest import broker as broker  # a fixture: used by name
 from tests.synth import write_wav
 from tests.transforms import song
 
@@ -40,45 +33,10 @@ READRATE = 3.0  # the file is read 3x faster than real time: ~16 s of publishing
 
 
 @pytest.fixture
-def broker(tmp_path: Path) -> Iterator[Broker]:
-    """A private anonymous Mosquitto with persistence, started."""
-    (tmp_path / "broker").mkdir()
-    server = Broker(tmp_path / "broker")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def central(
-    tmp_path: Path, pg_database_url: str, redis_url: str, redis_connection
-) -> Iterator[Callable[[str, int], subprocess.Popen]]:
-    """start(command, broker_port): `zamio <command>` as a process on the test's services."""
-    started: list[tuple[subprocess.Popen, object]] = []
-
-    def start(command: str, broker_port: int) -> subprocess.Popen:
-        env = os.environ | {
-            "ZAMIO_DATABASE_URL": pg_database_url,
-            "ZAMIO_REDIS_URL": redis_url,
-            "ZAMIO_MQTT_URL": f"mqtt://{HOST}:{broker_port}",
-            "ZAMIO_PLAYS_BUILD_INTERVAL_S": "0",
-            "ZAMIO_INGEST_GAP_GRACE_S": "1",
-            "ZAMIO_INGEST_RESEND_INTERVAL_S": "2",
-        }
-        log = (tmp_path / f"{command}.log").open("ab")
-        process = subprocess.Popen(
-            [sys.executable, "-m", "central", command],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        started.append((process, log))
-        return process
-
-    yield start
-    for process, log in started:
-        stop_process(process)
-        log.close()
+def central(central_processes) -> Callable[[str, int], subprocess.Popen]:
+    """start(command, broker_port): `zamio <command>`, gaps asked for after 1 s, again after 2 s."""
+    settings = {"plays_build_interval_s": 0, "ingest_gap_grace_s": 1, "ingest_resend_interval_s": 2}
+    return lambda command, port: central_processes(command, port, **settings)
 
 
 def agent_config(tmp_path: Path, broker_port: int, recording: Path) -> Path:
