@@ -12,6 +12,7 @@ from flask.cli import AppGroup
 from central import schema
 from central.errors import StationError
 from central.extensions import db
+from central.files import write_private
 from central.stations import broker_files as files
 from central.stations import credentials, store
 
@@ -70,23 +71,45 @@ def station_list(as_json: bool) -> None:
         )
 
 
+def password_file_option(command):
+    """--password-file FILE: write the new password there (0600, atomically), not to stdout."""
+    return click.option(
+        "--password-file",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="Write the password to this file (mode 0600) instead of printing it.",
+    )(command)
+
+
 @device_cli.command("add")
 @click.argument("code")
 @click.option("--station", "station_code", required=True, help="The station it listens to.")
-def device_add(code: str, station_code: str) -> None:
+@password_file_option
+def device_add(code: str, station_code: str, password_file: Path | None) -> None:
     """Register device CODE; prints its broker password, which is not shown again."""
     new = _run(store.add_device, code, station_code)
+    _hand_over(new.password, password_file)
     db.session.commit()
     done = "restored (was revoked)" if new.restored else "added"
     click.echo(f"device {code} {done} to station {station_code}")
-    _echo_password(code, new.password, "the agent's password_file")
+    _echo_password(code, new.password, "the agent's password_file", password_file)
 
 
-def _echo_password(user: str, password: str, where: str) -> None:
-    click.echo(
-        f"broker user {user}, password {password}  (shown once: put it in {where},"
-        " then run `zamio device broker-files` and restart the broker)"
-    )
+def _hand_over(password: str, password_file: Path | None) -> None:
+    """Write the new password to `password_file` before the commit: a failed write keeps the
+    old password in force rather than leaving a stored hash nobody has the password of."""
+    if password_file is not None:
+        try:
+            write_private(password_file, password)
+        except OSError as error:
+            raise click.ClickException(f"cannot write {password_file}: {error}") from None
+
+
+def _echo_password(user: str, password: str, where: str, password_file: Path | None) -> None:
+    then = "then run `zamio device broker-files` and restart the broker"
+    if password_file is not None:
+        click.echo(f"broker user {user}: password written to {password_file} (0600); {then}")
+        return
+    click.echo(f"broker user {user}, password {password}  (shown once: put it in {where}, {then})")
 
 
 @device_cli.command("list")
@@ -127,12 +150,14 @@ def device_revoke(code: str) -> None:
 
 @device_cli.command("rotate")
 @click.argument("code")
-def device_rotate(code: str) -> None:
+@password_file_option
+def device_rotate(code: str, password_file: Path | None) -> None:
     """A new broker password for device CODE, printed once; the old one works until the broker
     files are rewritten and the broker reloaded."""
     new = _run(store.reset_device_password, code)
+    _hand_over(new.password, password_file)
     db.session.commit()
-    _echo_password(code, new.password, "the agent's password_file")
+    _echo_password(code, new.password, "the agent's password_file", password_file)
 
 
 @device_cli.command("broker-files")
@@ -217,13 +242,15 @@ def station_remove(code: str) -> None:
 
 @account_cli.command("add")
 @click.argument("name")
-def account_add(name: str) -> None:
+@password_file_option
+def account_add(name: str, password_file: Path | None) -> None:
     """Add service account NAME (zamio-ingest, zamio-ingest-<listener>); prints its password
     once."""
     new = _run(store.add_account, name)
+    _hand_over(new.password, password_file)
     db.session.commit()
     click.echo(f"broker account {name} added")
-    _echo_password(name, new.password, "ZAMIO_MQTT_URL")
+    _echo_password(name, new.password, "ZAMIO_MQTT_URL", password_file)
 
 
 @account_cli.command("list")
@@ -249,11 +276,13 @@ def account_list(as_json: bool) -> None:
 
 @account_cli.command("rotate")
 @click.argument("name")
-def account_rotate(name: str) -> None:
+@password_file_option
+def account_rotate(name: str, password_file: Path | None) -> None:
     """A new password for service account NAME, printed once."""
     new = _run(store.rotate_account, name)
+    _hand_over(new.password, password_file)
     db.session.commit()
-    _echo_password(name, new.password, "ZAMIO_MQTT_URL")
+    _echo_password(name, new.password, "ZAMIO_MQTT_URL", password_file)
 
 
 @account_cli.command("remove")

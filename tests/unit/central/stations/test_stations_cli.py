@@ -135,6 +135,37 @@ def test_broker_accounts_lifecycle(runner: FlaskCliRunner, tmp_path: Path) -> No
     assert pw.read_text() == "" and "no broker account" in result.output
 
 
+def test_passwords_can_go_to_a_file(runner: FlaskCliRunner, tmp_path: Path) -> None:
+    """--password-file writes the password (0600) instead of printing it, for scripts; the
+    stored hash is of that password; an unwritable file changes nothing."""
+    invoke(runner, "station", "add", "joy-fm", "--name", "Joy FM")
+    secret = tmp_path / "pi-01.password"
+    added = invoke(
+        runner, "device", "add", "pi-01", "--station", "joy-fm", "--password-file", str(secret)
+    )
+    assert added.exit_code == 0, added.output
+    password = secret.read_text()
+    assert password not in added.output and stat.S_IMODE(secret.stat().st_mode) == 0o600
+    account = tmp_path / "ingest.password"
+    assert (
+        invoke(
+            runner, "broker", "account", "add", "zamio-ingest", "--password-file", str(account)
+        ).exit_code
+        == 0
+    )
+    pw, acl = tmp_path / "pw", tmp_path / "acl"
+    invoke(runner, "device", "broker-files", "--passwords", str(pw), "--acl", str(acl))
+    hashes = dict(line.split(":", 1) for line in pw.read_text().split())
+    assert credentials.verify(password, hashes["pi-01"])
+    assert credentials.verify(account.read_text(), hashes["zamio-ingest"])
+    missing = tmp_path / "no-such-dir" / "p"
+    refused = invoke(runner, "device", "rotate", "pi-01", "--password-file", str(missing))
+    assert refused.exit_code == 1 and "cannot write" in refused.output
+    invoke(runner, "device", "broker-files", "--passwords", str(pw), "--acl", str(acl))
+    hashes = dict(line.split(":", 1) for line in pw.read_text().split())
+    assert credentials.verify(password, hashes["pi-01"]), "a failed rotate keeps the old password"
+
+
 def test_rotate_and_restore_devices(runner: FlaskCliRunner, tmp_path: Path) -> None:
     """rotate gives a device a new password (the old one stops verifying); adding a revoked
     code restores it, active, with a new password."""
