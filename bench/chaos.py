@@ -23,10 +23,12 @@ outage), db-outage (the proxy drops every connection and refuses new ones), redi
 itself is started again 2 s later, as systemd would (counted as a crash).
 
 Counted at the end, after a drain: batches produced (each spool's next seq) against stored
-(ingested_batch, distinct device/source/seq), each lost batch blamed on the fault around the
-time it was produced; plays counted twice (same station, track and start, or closed plays of
-one track that overlap); royalty transfers `royalty:play:<id>` against closed plays; batches
-never matched or never built into plays; `zamio ledger verify`. Recovery after a fault: from
+(ingested_batch, distinct device/source/seq): lost (gone from the agent's spool, so counted as
+delivered, and not stored; must be 0) and still spooled (not delivered by the end of the
+drain), each lost batch blamed on the fault around the time it was produced; plays counted
+twice (same station, track and start, or closed plays of one track that overlap); royalty
+transfers `royalty:play:<id>` against closed plays; batches never matched or never built into
+plays; `zamio ledger verify`. Recovery after a fault: from
 its end until every batch produced from just before it to its end is stored.
 
 --burst-day: no faults; every station starts with --burst-batches windows spooled (a day
@@ -117,9 +119,19 @@ def caught_up(target: dict[str, tuple[int, int]], stored: set[tuple[str, int]]) 
     return all((d, s) in stored for d, (lo, hi) in target.items() for s in range(lo, hi))
 
 
-def lost_batches(produced: dict[str, int], stored: set[tuple[str, int]]) -> list[tuple[str, int]]:
-    """(device, seq) produced (seqs 0..n-1 of each device) and not stored, in order."""
-    return [(d, s) for d, n in sorted(produced.items()) for s in range(n) if (d, s) not in stored]
+def lost_batches(
+    produced: dict[str, int],
+    stored: set[tuple[str, int]],
+    spooled: set[tuple[str, int]] = frozenset(),  # type: ignore[assignment]
+) -> list[tuple[str, int]]:
+    """(device, seq) produced (seqs 0..n-1 of each device), gone from the agent's spool and
+    not stored, in order: what the agent counted as delivered and central does not have."""
+    return [
+        (d, s)
+        for d, n in sorted(produced.items())
+        for s in range(n)
+        if (d, s) not in stored and (d, s) not in spooled
+    ]
 
 
 def blame(produced_s: float, faults: list[Injected]) -> Injected | None:
@@ -181,10 +193,11 @@ def render(result: dict) -> str:
     a = result["accounting"]
     resend = a["resend"] if a["resend"] is not None else "n/a"
     headers = ["stations", "faults injected", "produced", "stored", "recovered by resend",
-               "lost", "plays twice", "closed plays", "royalty transfers", "royalty missing",
-               "royalty twice", "ledger verify"]  # fmt: skip
+               "lost", "still spooled", "plays twice", "closed plays", "royalty transfers",
+               "royalty missing", "royalty twice", "ledger verify"]  # fmt: skip
     row = [result["stations"], faults_line([Injected(**f) for f in result["faults"]]),
-           a["produced"], a["stored"], resend, a["lost"], a["plays_twice"], a["closed_plays"],
+           a["produced"], a["stored"], resend, a["lost"], a["spool_waiting"], a["plays_twice"],
+           a["closed_plays"],
            a["royalty_transfers"], a["royalty_missing"], a["royalty_twice"],
            result["ledger"]["verdict"]]  # fmt: skip
     title = f"1. Chaos: {result['duration_s']:g} s, seed {result['seed']} (lost must be 0)"
@@ -200,11 +213,17 @@ def render(result: dict) -> str:
 
 def losses_table(losses: list[dict]) -> str:
     """Lost batches by the fault blamed, with their devices and seqs."""
-    rows = [[g["fault"], g["at_s"], g["count"],
-             "; ".join(f"{d}: {seq_ranges(s)}" for d, s in sorted(g["seqs"].items()))]
-            for g in losses]  # fmt: skip
+    rows = [[g["fault"], g["at_s"], g["count"], devices_seqs(g["seqs"])] for g in losses]
     return table("3. Lost batches by the fault around their production", ["fault", "at s",
                  "lost", "device: seqs"], rows or [["none", "", 0, ""]])  # fmt: skip
+
+
+def devices_seqs(seqs: dict[str, list[int]], devices_max: int = 4) -> str:
+    """'pi-a: 1-3; pi-b: 7', the first devices_max devices, then how many more."""
+    names = sorted(seqs)
+    text = "; ".join(f"{d}: {seq_ranges(seqs[d])}" for d in names[:devices_max])
+    more = len(names) - devices_max
+    return text + (f"; and {more} more devices" if more > 0 else "")
 
 
 def seq_ranges(seqs: list[int]) -> str:
@@ -227,20 +246,21 @@ def central_line(a: dict, result: dict) -> str:
     return (
         f"Central after the drain ({result['drain_s']:.0f} s): {a['not_matched']} stored batches "
         f"never matched, {a['plays_not_built']} never built into plays, {a['unexpected']} "
-        f"stored but never produced, {a['spool_dropped']} dropped by spools, "
-        f"{a['spool_waiting']} still spooled; RQ failed {a['failed_jobs']}, queued "
-        f"{a['queued_at_end']}; crashed and restarted: {result['crashes'] or 'none'}; broker "
-        f"config {result['broker_config']}; ledger: {result['ledger']['detail']}"
+        f"stored but never produced, {a['spool_dropped']} dropped by spools; RQ failed "
+        f"{a['failed_jobs']}, queued {a['queued_at_end']}; crashed and restarted: "
+        f"{result['crashes'] or 'none'}; broker config {result['broker_config']}; ledger: "
+        f"{result['ledger']['detail']}"
     )
 
 
 def render_burst(result: dict) -> str:
     """The burst-day table."""
     a = result["accounting"]
-    headers = ["stations", "batches each", "produced", "stored", "lost", "drain s", "batches/s",
-               "matched", "not matched"]  # fmt: skip
+    headers = ["stations", "batches each", "produced", "stored", "lost", "still spooled",
+               "drain s", "batches/s", "matched", "not matched"]  # fmt: skip
     row = [result["stations"], result["burst_batches"], a["produced"], a["stored"], a["lost"],
-           result["drain_s"], result["rate_per_s"], a["matched"], a["not_matched"]]  # fmt: skip
+           a["spool_waiting"], result["drain_s"], result["rate_per_s"], a["matched"],
+           a["not_matched"]]  # fmt: skip
     title = ("Burst day: every station's spooled backlog drained at once (the agent's backlog "
              "rate rule); lost must be 0")  # fmt: skip
     return table(title, headers, [row]) + "\n\n" + losses_table(a["losses"])
@@ -291,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=1, default=_json_default))
     else:
         print(render_burst(result) if args.burst_day else render(result))
-    return 0 if result["accounting"]["lost"] == 0 else 1
+    a = result["accounting"]
+    return 0 if a["lost"] == 0 and a["spool_waiting"] == 0 else 1
 
 
 def _json_default(value: object) -> object:

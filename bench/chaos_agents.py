@@ -85,6 +85,7 @@ class Station:
             "device": self.station.device_code,
             "produced": self.spool.next_seq(loadgen.SOURCE_ID),
             "waiting": stats.depth,
+            "waiting_seqs": [m.seq for m in self.spool.pending(stats.depth) if m.seq is not None],
             "dropped_by_spool": dropped,
             "uplink": self.uplink.counters,
             "produced_s": self.produced_s,

@@ -39,7 +39,6 @@ from bench.harness import (
 from bench.load import register_stations
 
 MONITOR_S = 0.5
-REVIVE_S = 2.0  # systemd's RestartSec for a central process that exited by itself
 QUIET_WAIT_S_MAX = 60.0  # after the stored count caught up: jobs and plays settle
 AGENTS_START_S_MAX = 300.0
 ROYALTY_KEY = re.compile(r"^royalty:play:(\d+)$")
@@ -112,15 +111,9 @@ class Bench:
         return time.monotonic() - self.t0
 
     def revive(self) -> None:
-        """Start again, as systemd would, any central process that exited by itself."""
+        """Start again any central process that exited by itself, counting it as a crash."""
         assert self.central is not None
-        for kind, processes in self.central.running.items():
-            for slot, process in enumerate(processes):
-                if process.poll() is not None:
-                    self.crashes.append(kind)
-                    time.sleep(REVIVE_S)
-                    self.central.procs.started.remove(process)
-                    processes[slot] = self.central._launch(kind, slot)
+        self.crashes += self.central.revive()
 
     def close(self) -> None:
         self.procs.close()
@@ -361,7 +354,8 @@ def account(bench: Bench, ctx: Context, agents: list[dict], faults: list) -> dic
     with contextlib.closing(pg(bench.db_name)) as connection:
         stored = stored_now(connection)
         facts = database_facts(connection)
-    lost = chaos.lost_batches(produced, stored)
+    spooled = {(a["device"], seq) for a in agents for seq in a["waiting_seqs"]}
+    lost = chaos.lost_batches(produced, stored, spooled)
     produced_set = {(d, s) for d, n in produced.items() for s in range(n)}
     queue = Queue("zamio", connection=ctx.redis)
     royalties = chaos.royalty_counts(facts.pop("closed_play_ids"), facts.pop("royalty_play_ids"))

@@ -19,6 +19,7 @@ from bench.agent import answers, free_port, wait_until
 from bench.harness import HOST, Processes
 
 START_S_MAX = 60.0
+REVIVE_S = 2.0  # systemd's RestartSec for a central process that exited by itself
 DEPLOY_MOSQUITTO = Path(__file__).resolve().parent.parent / "deploy" / "mosquitto.conf"
 # Lines of deploy/mosquitto.conf that name the deployment's own ports, files and accounts: the
 # bench replaces them with a loopback listener, anonymous clients and its own directory, and
@@ -226,9 +227,18 @@ class Central:
                        None, log.name, START_S_MAX)  # fmt: skip
         return process
 
-    def exited(self) -> list[str]:
-        """Kinds of processes that exited on their own (a crash the bench did not cause)."""
-        return [k for k, ps in self.running.items() for p in ps if p.poll() is not None]
+    def revive(self) -> list[str]:
+        """Start again, REVIVE_S later as systemd would, every process that exited by itself
+        (a crash the bench did not cause); their kinds."""
+        revived = []
+        for kind, processes in self.running.items():
+            for slot, process in enumerate(processes):
+                if process.poll() is not None:
+                    time.sleep(REVIVE_S)
+                    self.procs.started.remove(process)
+                    processes[slot] = self._launch(kind, slot)
+                    revived.append(kind)
+        return revived
 
     def stop(self) -> None:
         self.procs.stop([p for ps in self.running.values() for p in ps])

@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from bench import chaos, chaos_run
+from tests.integration.conftest import require_service
 from tests.integration.edge_agent.conftest import require_tool
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -50,6 +51,7 @@ def test_no_batch_play_or_royalty_is_lost_or_doubled_under_random_faults():
     """Produced == stored per (device, source, seq); each closed play once, one royalty
     transfer each; the ledger verifies; after random broker, database, Redis, ingest and
     worker faults."""
+    require_service("PostgreSQL", 5432)
     require_tool("mosquitto")
     require_tool("redis-server")
     args = chaos.parse_args(

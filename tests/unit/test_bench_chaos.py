@@ -50,6 +50,12 @@ def test_lost_batches_are_produced_seqs_not_stored():
     assert chaos.lost_batches(produced, stored) == [("pi-b", 0), ("pi-b", 2)]
 
 
+def test_a_batch_still_in_the_spool_is_not_lost():
+    """Not delivered yet is not lost: the agent still has it and will send it."""
+    produced, stored = {"pi-a": 3}, {("pi-a", 0)}
+    assert chaos.lost_batches(produced, stored, {("pi-a", 2)}) == [("pi-a", 1)]
+
+
 def test_recovery_target_and_caught_up():
     """Recovery waits for the batches produced from just before the fault to its end."""
     target = chaos.recovery_target({"pi-a": 5, "pi-b": 1}, {"pi-a": 7, "pi-b": 2})
@@ -104,6 +110,13 @@ def test_recovery_by_kind():
     assert summary["ingest-kill"]["recovery_s_max"] != summary["ingest-kill"]["recovery_s_max"]
 
 
+def test_devices_seqs_names_the_first_devices_then_counts_the_rest():
+    """A loss across 100 stations stays one readable cell."""
+    seqs = {f"pi-{n:02d}": [n, n + 1] for n in range(6)}
+    assert chaos.devices_seqs(seqs, devices_max=2) == "pi-00: 0-1; pi-01: 1-2; and 4 more devices"
+    assert chaos.devices_seqs({"pi-a": [3]}) == "pi-a: 3"
+
+
 def test_seq_ranges():
     """Lost seqs print as ranges."""
     assert chaos.seq_ranges([7, 1, 2, 3, 9, 10]) == "1-3,7,9-10"
@@ -156,7 +169,7 @@ def test_burst_table():
     burst = result(lost=0)
     burst.update(burst_batches=300, rate_per_s=123.4, drain_s=48.6)
     line = chaos.render_burst(burst).split("\n")[3]
-    assert line.split() == ["2", "300", "12", "12", "0", "48.6", "123", "9", "1"]
+    assert line.split() == ["2", "300", "12", "12", "0", "0", "48.6", "123", "9", "1"]
 
 
 def test_parse_args_defaults_and_unknown_kinds(capsys):
