@@ -71,6 +71,7 @@ class Bench:
         self.redis = Redis(self.procs, workdir / "redis")
         self.broker = Broker(self.procs, workdir / "broker")
         self.central: Central | None = None
+        self.ctx: Context | None = None
         self.crashes: list[str] = []
         self.t0 = time.monotonic()
         self.t_run_s = 0.0  # bench clock when the stations start publishing
@@ -94,6 +95,7 @@ class Bench:
         connection = redis_client.Redis.from_url(self.redis.url)
         ctx = Context(self.db_name, self.proxied_url(), self.redis.url, app, connection,
                       self.workdir, self.procs, shlex.split(ZAMIO))  # fmt: skip
+        self.ctx = ctx
         register_synthetic_songs(ctx, SONGS)
         add_rate_card(app)
         env = ctx.env(self.broker.url)
@@ -102,9 +104,7 @@ class Bench:
         # build the last ones, and the scheduler can be stopped before counting royalties.
         env["ZAMIO_PLAYS_BUILD_INTERVAL_S"] = "0"
         self.central = Central(self.procs, ctx.cli, env, self.workdir)
-        for kind, count in (("ingest", 1), ("worker", self.args.workers), ("scheduler", 1)):
-            for _ in range(count):
-                self.central.start(kind)
+        self.central.start({"ingest": 1, "worker": self.args.workers, "scheduler": 1})
         return ctx
 
     def now_s(self) -> float:
@@ -116,7 +116,14 @@ class Bench:
         self.crashes += self.central.revive()
 
     def close(self) -> None:
+        """Stop everything started, close our connections, drop the database."""
         self.procs.close()
+        if self.ctx is not None:
+            from central.extensions import db
+
+            self.ctx.redis.close()
+            with self.ctx.app.app_context():
+                db.engine.dispose()
         with contextlib.suppress(Exception):
             self.proxy.close()
         drop_database(self.db_name)

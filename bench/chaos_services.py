@@ -140,6 +140,7 @@ class PgProxy:
         self._call(self._cut())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        self._loop.close()
 
     def cut(self, seconds: float) -> None:
         """Drop every connection, refuse new ones for `seconds`, then listen again."""
@@ -204,9 +205,15 @@ class Central:
         self.running: dict[str, list[subprocess.Popen]] = {k: [] for k in self.READY}
         self.logs: list[Path] = []
 
-    def start(self, kind: str) -> None:
-        """One more `zamio <kind>` process, ready when this returns."""
-        self.running[kind].append(self._launch(kind, len(self.running[kind])))
+    def start(self, counts: dict[str, int]) -> None:
+        """`counts[kind]` more processes of each kind, started at once, ready when this returns."""
+        started = []
+        for kind, count in counts.items():
+            for _ in range(count):
+                started.append((kind, self._launch(kind, len(self.running[kind]), wait=False)))
+                self.running[kind].append(started[-1][1])
+        for kind, process in started:
+            self._wait_ready(kind, process)
 
     def kill(self, kind: str, slot: int) -> None:
         """SIGKILL the process in `slot` of a kind (its session too) and start it again."""
@@ -216,16 +223,22 @@ class Central:
         self.procs.started.remove(process)
         self.running[kind][slot] = self._launch(kind, slot)
 
-    def _launch(self, kind: str, slot: int) -> subprocess.Popen:
+    def _launch(self, kind: str, slot: int, wait: bool = True) -> subprocess.Popen:
         args = [kind, "--client-id", f"zamio-ingest-chaos-{slot}"] if kind == "ingest" else [kind]
         log = self.workdir / f"{kind}-{slot}-{len(self.logs)}.log"
         self.logs.append(log)
         process = self.procs.start([*self.cli, *args], log, self.env)
-        ready = self.READY[kind]
+        process.log = log  # type: ignore[attr-defined]
+        if wait:
+            self._wait_ready(kind, process)
+        return process
+
+    def _wait_ready(self, kind: str, process: subprocess.Popen) -> None:
+        """Until the process's log says it is ready (or it exited)."""
+        ready, log = self.READY[kind], process.log  # type: ignore[attr-defined]
         if ready:
             wait_until(lambda: ready in log.read_text(errors="replace") or process.poll() is not
                        None, log.name, START_S_MAX)  # fmt: skip
-        return process
 
     def revive(self) -> list[str]:
         """Start again, REVIVE_S later as systemd would, every process that exited by itself

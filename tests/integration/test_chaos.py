@@ -14,9 +14,9 @@ from tests.integration.edge_agent.conftest import require_tool
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 STATIONS = 4
-DURATION_S = 90.0
+DURATION_S = 70.0
 SPEED = 2.0  # a batch every 5.12 s per station: more batches in flight per fault
-SEED = 11
+SEED = 1  # its schedule: 9 faults, every kind
 
 
 def problems(result: dict) -> list[str]:
@@ -56,8 +56,8 @@ def test_no_batch_play_or_royalty_is_lost_or_doubled_under_random_faults():
     require_tool("redis-server")
     args = chaos.parse_args(
         ["--stations", str(STATIONS), "--duration-s", str(DURATION_S), "--speed", str(SPEED),
-         "--seed", str(SEED), "--drain-s-max", "45", "--gap-s", "3,6",
-         "--outage-s", "2,5"]
+         "--seed", str(SEED), "--drain-s-max", "30", "--gap-s", "3,5",
+         "--outage-s", "2,4"]
     )  # fmt: skip
     result = chaos_run.run(args)
     assert len({f["kind"] for f in result["faults"]}) == len(chaos.KINDS), result["faults"]
