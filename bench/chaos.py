@@ -57,7 +57,7 @@ KINDS = ("broker-restart", "broker-kill", "db-outage", "redis-outage", "ingest-k
 RESTARTED_AT_ONCE = ("broker-restart", "ingest-kill", "worker-kill")  # no outage to wait out
 LEAD_S = 12.0  # a batch produced this long before a fault may still be in flight when it hits
 IN_FLIGHT_SEQS = 2  # recovery waits for the batches produced just before the fault too
-RESEND_TABLES = ("seq_gap", "seq_gaps", "batch_gap", "resend_request")  # central's resend record
+RESEND_WORDS = ("gap", "resend")  # a table named with one of these is central's resend record
 
 
 @dataclass(frozen=True)
@@ -156,6 +156,11 @@ def losses_by_fault(
         groups.setdefault(key, {}).setdefault(device, []).append(seq)
     return [{"fault": k, "at_s": at, "count": sum(map(len, seqs.values())), "seqs": seqs}
             for (k, at), seqs in sorted(groups.items(), key=lambda g: g[0][1])]  # fmt: skip
+
+
+def resend_tables(names: list[str]) -> list[str]:
+    """The tables among `names` that record seq gaps or resends (none today: "n/a")."""
+    return sorted(n for n in names if any(word in n for word in RESEND_WORDS))
 
 
 def royalty_counts(closed_plays: set[int], transfer_play_ids: list[int]) -> dict[str, int]:

@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -132,11 +133,8 @@ def run(plan: AgentsPlan, out: Path) -> None:
     if not plan.burst_batches:
         produce(plan, stations, stop)
     stop.wait()
-    for station in stations:  # stop every uplink at once, then wait for each
-        station.uplink._stop.set()
-        station.uplink._wake.set()
-    for station in stations:
-        station.uplink.stop()
+    with ThreadPoolExecutor(len(stations)) as pool:  # every uplink says goodbye at once
+        list(pool.map(lambda s: s.uplink.stop(), stations))
     partial = out.with_name(out.name + ".part")
     partial.write_text(json.dumps([s.result() for s in stations]))
     partial.replace(out)

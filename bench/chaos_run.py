@@ -416,7 +416,7 @@ def database_facts(connection) -> dict:
 def resend_rows(cursor) -> dict | None:
     """Rows of central's record of seq gaps and resends, when it keeps one (else None)."""
     cursor.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
-    found = [t for (t,) in cursor.fetchall() if t in chaos.RESEND_TABLES]
+    found = chaos.resend_tables([t for (t,) in cursor.fetchall()])
     if not found:
         return None
     counts = {}

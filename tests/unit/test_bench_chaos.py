@@ -88,6 +88,13 @@ def test_losses_are_grouped_by_fault_with_their_seqs():
     ]
 
 
+def test_resend_tables_are_found_by_name():
+    """Central's record of seq gaps and resends is reported when a table for it exists."""
+    names = ["play", "seq_gap", "ingested_batch", "resend_request", "device"]
+    assert chaos.resend_tables(names) == ["resend_request", "seq_gap"]
+    assert chaos.resend_tables(["play", "device"]) == []
+
+
 def test_royalty_counts():
     """One transfer per closed play: missing, twice and on an open play are each counted."""
     counts = chaos.royalty_counts({1, 2, 3}, [1, 2, 2, 9])
@@ -178,6 +185,8 @@ def test_parse_args_defaults_and_unknown_kinds(capsys):
     assert (args.stations, args.faults, args.agent_procs) == (5, list(chaos.KINDS), 1)
     burst = chaos.parse_args(["--burst-day"])
     assert (burst.stations, burst.faults, burst.burst_batches) == (100, [], 60)
+    assert (args.gap_s, args.outage_s) == ((8.0, 16.0), (2.0, 8.0))
+    assert chaos.parse_args(["--gap-s", "3,5"]).gap_s == (3.0, 5.0)
     try:
         chaos.parse_args(["--faults", "db-outage,meteor"])
     except SystemExit as error:
