@@ -34,7 +34,6 @@ from bench.harness import (
     Processes,
     create_database,
     drop_database,
-    register_synthetic_songs,
 )
 from bench.load import register_stations
 
@@ -42,7 +41,8 @@ MONITOR_S = 0.5
 QUIET_WAIT_S_MAX = 60.0  # after the stored count caught up: jobs and plays settle
 AGENTS_START_S_MAX = 300.0
 ROYALTY_KEY = re.compile(r"^royalty:play:(\d+)$")
-SONGS = 4  # synthetic_pool's registered songs: seeds SEED + 0..3
+SONG_SEEDS = (0, 1, 1000, 2, 3, 1001)  # the broadcast, SEED + each; under 1000 registered
+SONG_S = 60.0
 
 
 def synthetic_pool(seed: int = SEED) -> list:
@@ -52,7 +52,7 @@ def synthetic_pool(seed: int = SEED) -> list:
     from edge_agent.batch import BatchSource, batches_from_fingerprints
     from edge_agent.fingerprint import FINGERPRINT_VERSION, QUERY, Fingerprints
 
-    songs = [loadgen.synthetic_song(seed + s, 60.0) for s in (0, 1, 1000, 2, 3, 1001)]
+    songs = [loadgen.synthetic_song(seed + s, SONG_S) for s in SONG_SEEDS]
     prints, frames = stream(np.concatenate(songs), QUERY)
     frame_end = frames - frames % loadgen.WINDOW_FRAMES
     keep = prints.anchor_frames < frame_end
@@ -96,7 +96,7 @@ class Bench:
         ctx = Context(self.db_name, self.proxied_url(), self.redis.url, app, connection,
                       self.workdir, self.procs, shlex.split(ZAMIO))  # fmt: skip
         self.ctx = ctx
-        register_synthetic_songs(ctx, SONGS)
+        register_songs(app)
         add_rate_card(app)
         env = ctx.env(self.broker.url)
         env["ZAMIO_PLAYS_CLOSE_WAIT_S"] = str(self.args.close_wait_s)
@@ -141,6 +141,24 @@ def make_app(db_url: str, redis_url: str):
         flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
         db.session.remove()
     return app
+
+
+def register_songs(app, seed: int = SEED) -> None:
+    """The broadcast's registered songs, as aired (60 s each), in the catalogue."""
+    from central.catalog import store
+    from central.extensions import db
+    from edge_agent.fingerprint import FINGERPRINT_VERSION, REFERENCE, fingerprint
+
+    with app.app_context():
+        for s in (s for s in SONG_SEEDS if s < 1000):
+            store.register_track(
+                db.session, external_id=f"chaos-song-{s}", title=f"song {s}", artist=None,
+                isrc=None, duration_ms=int(SONG_S * 1000), content_hash=f"c{s:015x}",
+                fingerprints=fingerprint(loadgen.synthetic_song(seed + s, SONG_S), REFERENCE),
+                fingerprint_version=FINGERPRINT_VERSION,
+            )  # fmt: skip
+        db.session.commit()
+        db.session.remove()
 
 
 def add_rate_card(app) -> None:
@@ -319,8 +337,8 @@ def wait_until_s(bench: Bench, at_s: float) -> None:
 
 
 def drain(bench: Bench, ctx: Context, spool_dir: Path) -> float:
-    """Until every produced batch is stored, then until the jobs are done and every stored
-    batch is in plays (or --drain-s-max); seconds waited."""
+    """Until every produced batch is stored (or --drain-s-max), then until the plays are
+    swept and no job is left; seconds waited."""
     started = time.monotonic()
     deadline = started + bench.args.drain_s_max
     produced = produced_now(spool_dir)
@@ -331,24 +349,32 @@ def drain(bench: Bench, ctx: Context, spool_dir: Path) -> float:
                 break
             time.sleep(1.0)
         if not bench.args.burst_day:
-            settle(bench, ctx, connection, min(deadline, time.monotonic() + QUIET_WAIT_S_MAX))
+            quiet_s = QUIET_WAIT_S_MAX + bench.args.close_wait_s
+            settle(bench, ctx, time.monotonic() + quiet_s)
     return time.monotonic() - started
 
 
-def settle(bench: Bench, ctx: Context, connection, deadline: float) -> None:
-    """Stop the scheduler (no new plays close meanwhile), wait for the jobs and the plays."""
+def settle(bench: Bench, ctx: Context, deadline: float) -> None:
+    """Stop the scheduler; once the stations have been quiet for the close wait, run its
+    play sweep once (it closes the plays still open); wait until no job is left."""
     from rq import Queue
 
     assert bench.central is not None
     bench.procs.stop(bench.central.running["scheduler"])
     bench.central.running["scheduler"] = []
     queue = Queue("zamio", connection=ctx.redis)
+    swept, idle_ticks = False, 0
     while time.monotonic() < deadline:
         bench.revive()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT count(*) FROM ingested_batch WHERE plays_at IS NULL")
-            unbuilt = cursor.fetchone()[0]
-        if not unbuilt and queue.count == 0 and queue.started_job_registry.count == 0:
+        if (
+            not swept
+            and bench.now_s() > bench.t_run_s + bench.args.duration_s + bench.args.close_wait_s + 5
+        ):
+            queue.enqueue("central.plays.jobs.sweep_plays")
+            swept = True
+        idle = queue.count == 0 and queue.started_job_registry.count == 0
+        idle_ticks = idle_ticks + 1 if swept and idle else 0
+        if idle_ticks >= 3:  # batches a lost job left unmatched would make us wait forever
             return
         time.sleep(1.0)
 
