@@ -19,6 +19,8 @@ SPEED = 2.0  # a batch every 5.12 s per station: more batches in flight per faul
 SEED = 1  # its schedule: 9 faults, every kind
 # Plays close 10 s after their last change (not 2 h): plays close within the run, and late
 # batches after an outage meet closed plays, which must not be counted again.
+# The drain waits up to 30 s for every batch stored, matched and built into plays (the
+# scheduler still running): a fix that recovers lost jobs by a slower sweep needs more.
 
 
 def problems(result: dict) -> list[str]:
