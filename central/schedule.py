@@ -25,7 +25,7 @@ from central.royalties.jobs import accrue_pending
 logger = logging.getLogger(__name__)
 
 SWEEP_PLAYS_S = 60  # open plays of a silent device close within this of their wait running out
-SWEEP_UNMATCHED_S = 60  # a batch whose match job was lost is enqueued within this of its grace
+SWEEP_UNMATCHED_S = 30  # a batch whose match job was lost is enqueued within this of its grace
 REMATCH_NEW_TRACKS_S = 600  # a new track's past plays appear within this (plus the work)
 PURGE_EXPIRED_S = 3600
 ACCRUE_PENDING_S = 300  # a closed play whose accrue_royalty job was lost is accrued within this

@@ -32,7 +32,8 @@ from edge_agent.fingerprint import Fingerprints
 
 logger = logging.getLogger(__name__)
 
-UNMATCHED_GRACE_S = 120  # younger unmatched batches are still on their way to a worker
+UNMATCHED_GRACE_S = 30  # younger unmatched batches may still be on their way to a worker (the
+# sweep skips a batch whose job is known, so this only spares the moment between commit and enqueue)
 SWEEP_BATCHES_MAX = 5000  # examined per run: at most this many enqueued a minute
 _SWEEP_CURSOR_KEY = "zamio:sweep_unmatched:after_pk"  # where the next run goes on from
 

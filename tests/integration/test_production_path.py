@@ -15,6 +15,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -200,7 +201,7 @@ def test_the_readme_production_path_ends_in_paid_plays(
     operator = Operator(workdir, env_file)
     db_user, db_name = database
     values = {
-        "SRC_DIR": str(ROOT),
+        "SRC_DIR": str(_checkout(tmp_path / "src")),
         "DB_HOST": "127.0.0.1",
         "DB_USER": db_user,
         "DB_NAME": db_name,
@@ -247,6 +248,14 @@ def test_the_readme_production_path_ends_in_paid_plays(
     assert [play["track"]["external_id"] for play in listed["plays"]] == ["adwoa"], listed
     (play,) = closed_paid_plays(operator)
     assert abs(play["duration_ms"] / 1000 - SONG_S) <= 4, play
+
+
+def _checkout(target: Path) -> Path:
+    """A copy of this source tree without its build products, like a fresh checkout: pip
+    builds a local directory in place, and that must not litter the developer's tree."""
+    junk = (".git", ".venv", "venv", "build", "dist", "*.egg-info", "__pycache__", ".*_cache")
+    shutil.copytree(ROOT, target, ignore=shutil.ignore_patterns(*junk))
+    return target
 
 
 def _air_the_song(icecast: Icecast, workdir: Path) -> None:
