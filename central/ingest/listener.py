@@ -59,6 +59,10 @@ PROBE_DELAY_S_MIN = 0.5  # first wait between two database probes while paused; 
 PROBE_DELAY_S_MAX = 10.0
 PAUSE_DELAY_S_MAX = 30.0  # pauses in a row with nothing stored wait at least this long
 RESEND_POLL_S = 5.0  # how often due gaps are looked for
+# A message that fails this many times in a row with an error that is no outage (the database
+# answered the probe at once) is a poison message, not a fault to wait out: it is quarantined
+# (`ingest_error`) and acknowledged, so one payload cannot stop ingest for every station.
+POISON_FAILURES_MAX = 3
 # The database is away, not the payload wrong: keep the message unacknowledged and pause.
 TRANSIENT = (exc.OperationalError, exc.InterfaceError, exc.DisconnectionError, exc.TimeoutError)
 PERMANENT = (exc.DataError, exc.IntegrityError)  # the database refuses this payload for good
@@ -236,8 +240,10 @@ class IngestListener:
         try:
             outcome = self._store(message)
         except Exception as error:  # the database is away (or a bug): pause, no ack
-            self._pause(error, message.topic)
-            return
+            if is_transient(error) or self._pauses_in_row < POISON_FAILURES_MAX:
+                self._pause(error, message.topic)
+                return
+            outcome = self._poisoned(message, error)
         self._pauses_in_row = 0
         self.counts[outcome.kind] += 1
         if outcome.kind == QUARANTINED:
@@ -311,9 +317,17 @@ class IngestListener:
                 raise
         return outcome
 
-    def _refuse(self, message: mqtt.MQTTMessage, detail: str) -> Outcome:
-        quarantine(db.session, message.topic, message.payload, "storage_refused", detail)
-        return Outcome(QUARANTINED, reason="storage_refused")
+    def _refuse(self, message: mqtt.MQTTMessage, detail: str, reason="storage_refused") -> Outcome:
+        quarantine(db.session, message.topic, message.payload, reason, detail)
+        return Outcome(QUARANTINED, reason=reason)
+
+    def _poisoned(self, message: mqtt.MQTTMessage, error: Exception) -> Outcome:
+        """Quarantine a message that keeps failing while the database answers (a bug, not an
+        outage), with the error, so the ones behind it go on being stored."""
+        logger.error("ingest: %s: failed %d times in a row; quarantined", message.topic,
+                     self._pauses_in_row + 1, exc_info=error)  # fmt: skip
+        detail = f"{type(error).__name__}: {_first_line(error)}"
+        return self._commit(lambda: self._refuse(message, detail, "ingest_error"))
 
     def _record(self, message: mqtt.MQTTMessage) -> Outcome:
         """Store by the topic's last level: status, events, else a batch (ingest checks it)."""

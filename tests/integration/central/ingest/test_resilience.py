@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from central import create_app, queues
 from central.extensions import db
-from central.ingest.listener import PAUSED, RUNNING, IngestListener
+from central.ingest.listener import PAUSED, POISON_FAILURES_MAX, RUNNING, IngestListener
 from central.ingest.models import IngestedBatch, QuarantinedPayload
 from tests.conftest import disposed
 from tests.integration.central.ingest.conftest import (
@@ -196,6 +196,39 @@ def test_a_batch_the_database_refuses_is_quarantined_and_redis_down_loses_nothin
     with pg_app.app_context():
         (row,) = db.session.scalars(db.select(QuarantinedPayload)).all()
         assert row.reason == "storage_refused" and "refused by the test" in row.detail
+
+
+POISON = REFUSE.replace(" USING ERRCODE = 'numeric_value_out_of_range'", "")  # InternalError
+
+
+def test_a_message_that_keeps_failing_is_quarantined_not_waited_for(
+    pg_app: Flask, device, own_broker
+) -> None:
+    """An error that is no outage (the database answers) and no refusal class (a plain RAISE:
+    InternalError) pauses the listener a few times, then the message is quarantined as
+    ingest_error and acknowledged, and the batches behind it are stored."""
+    with pg_app.app_context(), db.engine.begin() as connection:
+        connection.execute(text(POISON))
+    listener = IngestListener(pg_app, f"mqtt://{HOST}:{own_broker.port}", lambda pk: None, "ing-p")
+    start_listener(listener)
+    client = publisher(own_broker.port)
+    try:
+        client.publish(TOPIC, wire_batch(0), qos=1)
+        client.publish(TOPIC, wire_batch(0, source="refused"), qos=1)
+        client.publish(TOPIC, wire_batch(1), qos=1)
+        wait_until(lambda: count(pg_app, QuarantinedPayload) == 1, 60, "the poison quarantined")
+        wait_until(lambda: count(pg_app, IngestedBatch) == 2, 15, "the two good batches")
+        assert listener.counts["paused"] == POISON_FAILURES_MAX
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        listener.stop()
+        with pg_app.app_context(), db.engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER zamio_test_refuse ON ingested_batch"))
+            connection.execute(text("DROP FUNCTION zamio_test_refuse()"))
+    with pg_app.app_context():
+        (row,) = db.session.scalars(db.select(QuarantinedPayload)).all()
+        assert row.reason == "ingest_error" and "refused by the test" in row.detail
 
 
 def test_a_wrong_password_is_said_once_and_the_listener_keeps_trying(
