@@ -43,6 +43,7 @@ from central.ledger.models import Account
 from central.ledger.queries import account_balance
 from central.ledger.verify import verify
 from central.matching.models import Detection
+from central.monitoring.health import STOP_KINDS
 from central.monitoring.models import DeviceEvent
 from central.plays.jobs import RESTART_GRACE_MS, sweep_plays
 from central.plays.models import Play
@@ -63,7 +64,6 @@ MUSIC_FILES_MAX = 50
 POLL_S = 0.5
 SETTLE_S_MAX = 60.0  # after the agent is done, everything is stored and built within this
 AGENT_START_S_MAX = 30.0
-END_EVENTS = ("source_ended", "source_stopped")
 
 
 class DemoError(Exception):
@@ -377,7 +377,7 @@ def _settle(
                 select(func.count(IngestedBatch.id)).where(IngestedBatch.plays_at.is_(None))
             )
             ended = db.session.scalar(
-                select(func.count(DeviceEvent.id)).where(DeviceEvent.kind.in_(END_EVENTS))
+                select(func.count(DeviceEvent.id)).where(DeviceEvent.kind.in_(STOP_KINDS))
             )
             db.session.remove()
         seen = dict(listener.counts)

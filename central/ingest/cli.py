@@ -61,6 +61,7 @@ def ingest_cli(ctx: click.Context, client_id: str | None) -> None:
             client_id,
             protocol=protocol,
             policy=settings_policy(settings),
+            on_settled=lambda station_pk: queues.enqueue_update_plays_safely(queue, station_pk),
         )
         signal.signal(signal.SIGTERM, lambda *_: listener.stop())
         signal.signal(signal.SIGINT, lambda *_: listener.stop())

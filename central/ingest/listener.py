@@ -5,7 +5,9 @@ Several `zamio ingest` processes may run: the broker hands each message of the s
 subscription `$share/zamio-ingest/...` to one of them. A message is acknowledged (PUBACK, paho's
 manual_ack) only after its row is committed, so a listener that dies mid-message gets it again
 (from the broker) rather than losing it; storing is idempotent, so that is harmless. The callback
-stores and hands the new row's id to `on_stored` (which enqueues matching); nothing else.
+stores and hands the new row's id to `on_stored` (which enqueues matching), and the station of a
+source_ended/source_stopped event to `on_settled` (which enqueues its update_plays, so plays at
+the end of a source close at once rather than at the next sweep); nothing else.
 Status and events (central/monitoring/store.py) are stored and acknowledged the same way; a
 retained status the broker replays on subscribe is stored only if newer than the stored one.
 
@@ -111,12 +113,14 @@ class IngestListener:
         protocol: str = "5",
         policy: Policy = DEFAULT_POLICY,
         resend_poll_s: float = RESEND_POLL_S,
+        on_settled: Callable[[int], None] = lambda station_pk: None,
     ) -> None:
         self.app = app
         self.protocol = protocol  # "5", or "3.1.1" for the embedded broker
         self.url = urlsplit(mqtt_url)
         self.shown_url = redact_url(mqtt_url)
         self.on_stored = on_stored
+        self.on_settled = on_settled
         self.clock_ms = clock_ms
         self.policy = policy
         self.resend_poll_s = resend_poll_s
@@ -250,15 +254,17 @@ class IngestListener:
             logger.warning("ingest: %s: quarantined: %s", message.topic, outcome.reason)
         client.ack(message.mid, message.qos)
         if outcome.kind == STORED:
-            self._stored(outcome.batch_pk)
+            self._hand_on(self.on_stored, outcome.batch_pk, "batch %d stored, not enqueued")
+        if outcome.settles_station is not None:
+            self._hand_on(self.on_settled, outcome.settles_station, "station %d: plays not swept")
 
-    def _stored(self, batch_pk: int) -> None:
-        """Hand a stored batch on; a failure there (Redis down) loses no batch: the periodic
-        sweep matches stored batches that were never matched."""
+    def _hand_on(self, callback: Callable[[int], None], pk: int, what: str) -> None:
+        """Hand a stored row on; a failure there (Redis down) loses nothing: the periodic
+        sweeps match stored batches never matched and close plays that can close."""
         try:
-            self.on_stored(batch_pk)
+            callback(pk)
         except Exception as error:
-            logger.error("ingest: batch %d stored, not enqueued for matching: %s", batch_pk, error)
+            logger.error(f"ingest: {what}: %s", pk, error)
 
     def _pause(self, error: Exception, topic: str) -> None:
         """Stop consuming until the database answers: disconnect, leaving messages unacked."""

@@ -39,6 +39,7 @@ class Outcome:
     kind: str
     batch_pk: int | None = None  # the ingested_batch row, for stored, duplicate and conflict
     reason: str | None = None  # quarantined: the reason tag
+    settles_station: int | None = None  # an end event: this station's plays may close now
 
 
 def device_lookup(session: Session):

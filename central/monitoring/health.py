@@ -54,6 +54,7 @@ EVENT_KINDS = frozenset(
         "resend_unavailable",  # the answer to a resend command (central/ingest/gaps.py)
     }
 )
+STOP_KINDS = ("source_ended", "source_stopped")  # their detail's seq_last: no audio follows it
 
 INSTANT_FIELDS = frozenset({"sent_ms", "started_ms", "at_ms", "since_ms", "last_audio_ms"})
 NUMBER = (int, float)

@@ -23,6 +23,7 @@ from central.ingest.validate import BIGINT_MAX, Rejected
 from central.monitoring.health import (
     OFFLINE,
     ONLINE,
+    STOP_KINDS,
     Event,
     Status,
     check_event,
@@ -36,7 +37,6 @@ logger = logging.getLogger(__name__)
 
 STATUS, STATUS_IGNORED = "status", "status_ignored"
 EVENT, EVENT_DUPLICATE = "event", "event_duplicate"
-STOP_KINDS = ("source_ended", "source_stopped")  # their detail's seq_last is the source's last
 
 
 def record_status(
@@ -125,7 +125,8 @@ def record_event(
     except IntegrityError:
         return Outcome(EVENT_DUPLICATE)
     _account(session, device.device_pk, event, now_ms, policy)
-    return Outcome(EVENT)
+    ends = event.kind in STOP_KINDS
+    return Outcome(EVENT, settles_station=device.station_pk if ends else None)
 
 
 def _account(

@@ -26,6 +26,7 @@ from central.ingest.models import IngestedBatch
 from central.matching.index import TrackRef
 from central.matching.jobs import current_index
 from central.matching.models import Detection
+from central.monitoring.health import STOP_KINDS
 from central.monitoring.models import DeviceEvent
 from central.plays import same_recording, timeline
 from central.plays.models import Play
@@ -40,7 +41,6 @@ WINDOW_MS_MAX = 20_000  # no batch window or detection is longer: bounds range q
 EDGE_MS_MAX = 10_000  # how far a play's edges may reach beyond its detections
 IDS_PER_STATEMENT_MAX = 1000
 RESTART_GRACE_MS = 60_000  # a stopped source's plays wait this long for the agent to come back
-STOP_KINDS = ("source_ended", "source_stopped")  # events whose seq_last no audio follows
 
 
 def update_plays(station_id: int) -> list[int]:

@@ -3,6 +3,7 @@ events, the last will, retained replays and hostile payloads."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
@@ -187,3 +188,41 @@ def test_hostile_health_payloads_are_quarantined_and_the_listener_goes_on(
     ]
     assert listener.counts["failed"] == 0
     assert health(pg_app, at(now_ms()))["state"] == "online"
+
+
+@pytest.mark.usefixtures("devices")
+def test_an_end_event_hands_its_station_on_to_settle_its_plays(
+    pg_app: Flask, broker: Broker
+) -> None:
+    """source_ended and source_stopped pass their station to on_settled (which enqueues its
+    update_plays, so plays at the end of a source close at once), other events do not; a
+    failing callback (Redis down) loses nothing."""
+    settled: list[int] = []
+
+    def on_settled(station_pk: int) -> None:
+        settled.append(station_pk)
+        raise ConnectionError("Redis is down")
+
+    listener = IngestListener(
+        pg_app, f"mqtt://{HOST}:{broker.port}", lambda pk: None, "ingest-e", on_settled=on_settled
+    )
+    threading.Thread(target=listener.run, daemon=True).start()
+    assert listener.subscribed.wait(10), "the listener did not subscribe"
+    client = publisher(broker.port)
+    try:
+        sent_ms = now_ms()
+        client.publish(EVENTS_TOPIC, event("stream_up", sent_ms - 3_000), qos=1)
+        client.publish(EVENTS_TOPIC, event("source_stopped", sent_ms - 2_000, seq_last=4), qos=1)
+        client.publish(
+            "stations/peace-fm/devices/pi-02/events",
+            event("source_ended", sent_ms - 1_000, device="pi-02", seq_last=9),
+            qos=1,
+        )
+        wait_until(lambda: listener.counts["event"] == 3, WAIT_S, "three events stored")
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        listener.stop()
+    with pg_app.app_context():
+        joy, peace = (stations.find_station(db.session, c).id for c in ("joy-fm", "peace-fm"))
+    assert settled == [joy, peace] and listener.counts["failed"] == 0
