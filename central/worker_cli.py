@@ -53,6 +53,8 @@ def worker_command(burst: bool) -> None:
             outage.over()
             rq_worker = _work(queue, burst)
         except queues.REDIS_DOWN as error:
+            if burst:
+                raise  # a one-shot run: the CLI says it in one line and exits 1
             if outage.wait(error):
                 continue
             return
