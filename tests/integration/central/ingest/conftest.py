@@ -59,8 +59,15 @@ def count(app: Flask, model, *where) -> int:
         return db.session.scalar(query.where(*where) if where else query)
 
 
-def publisher(port: int, protocol: int = mqtt.MQTTv5) -> mqtt.Client:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=protocol)
+def publisher(
+    port: int, protocol: int = mqtt.MQTTv5, login: tuple[str, str] | None = None
+) -> mqtt.Client:
+    """A connected client, its loop running; with `login` (user, password) that user, whose
+    client id is its user name (as brokers that check logins want)."""
+    client_id = login[0] if login else ""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=protocol)
+    if login:
+        client.username_pw_set(*login)
     client.reconnect_delay_set(0.1, 0.5)
     client.connect(HOST, port)
     client.loop_start()
@@ -76,12 +83,13 @@ def start_listener(listener: IngestListener, subscribe: bool = True) -> threadin
 
 
 @pytest.fixture
-def device(pg_app: Flask) -> None:
-    """Station joy-fm with device pi-01."""
+def device(pg_app: Flask) -> str:
+    """Station joy-fm with device pi-01; its broker password."""
     with pg_app.app_context():
         stations.add_station(db.session, "joy-fm", "Joy FM")
-        stations.add_device(db.session, "pi-01", "joy-fm")
+        new = stations.add_device(db.session, "pi-01", "joy-fm")
         db.session.commit()
+    return new.password
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 
 from central.cli import cli
-from central.embedded.broker import EmbeddedBroker
+from central.embedded.broker import EmbeddedBroker, database_lookup
 from central.ingest.accounting import Policy
 from central.ingest.listener import IngestListener
 from central.ingest.models import IngestedBatch, SeqGap
@@ -38,17 +38,18 @@ FAST = Policy(grace_s=0.5, interval_s=1.0, tries_max=5)
 
 
 @pytest.fixture(params=["5", "3.1.1"])
-def transport(request, tmp_path: Path) -> Iterator[tuple[int, str]]:
-    """(port, protocol) of a private broker: Mosquitto for MQTT 5, the embedded one for 3.1.1."""
+def transport(request, tmp_path: Path, pg_app: Flask) -> Iterator[tuple[int, str, str]]:
+    """(port, protocol, the listener's URL) of a private broker: Mosquitto for MQTT 5, the
+    embedded one for 3.1.1 (which checks logins against the database, as Mosquitto would)."""
     if request.param == "5":
         (tmp_path / "broker").mkdir()
         broker = Broker(tmp_path / "broker")
         broker.start()
-        yield broker.port, "5"
+        yield broker.port, "5", f"mqtt://{HOST}:{broker.port}"
         broker.stop()
     else:
-        embedded = EmbeddedBroker(HOST, 0).start()
-        yield embedded.port, "3.1.1"
+        embedded = EmbeddedBroker(HOST, 0, lookup=database_lookup(pg_app)).start()
+        yield embedded.port, "3.1.1", embedded.url
         embedded.stop()
 
 
@@ -84,11 +85,11 @@ def test_a_gap_is_requested_and_recovered_another_answered_unavailable_is_lost(
 ) -> None:
     """0..9 without 3..5: 3..5 asked for and sent again, recovered; 12..13 answered
     resend_unavailable: lost, counted in `zamio ingest gaps` and `zamio status`."""
-    port, protocol = transport
+    port, protocol, url = transport
     stored: list[int] = []
     listener = IngestListener(
         pg_app,
-        f"mqtt://{HOST}:{port}",
+        url,
         stored.append,
         "zamio-ingest-gaps",
         protocol=protocol,
@@ -96,7 +97,7 @@ def test_a_gap_is_requested_and_recovered_another_answered_unavailable_is_lost(
         resend_poll_s=0.2,
     )
     start_listener(listener)
-    client = publisher(port, mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311)
+    client = publisher(port, mqtt.MQTTv5 if protocol == "5" else mqtt.MQTTv311, ("pi-01", device))
     pi = Device(client, unavailable_from=12)
     try:
         for seq in [0, 1, 2, 6, 7, 8, 9, 10, 11, 14]:
