@@ -162,43 +162,49 @@ CREATE TRIGGER zamio_test_refuse BEFORE INSERT ON ingested_batch
 """
 
 
+POISON = REFUSE.replace(" USING ERRCODE = 'numeric_value_out_of_range'", "")  # InternalError
+
+
+def good_bad_good(app: Flask, trigger_sql: str, listener: IngestListener, port: int, done) -> str:
+    """With `trigger_sql` refusing source 'refused': publish a good batch, a refused one, a
+    good one; wait until `done()`; the one quarantined row's reason and detail."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(text(trigger_sql))
+    start_listener(listener)
+    client = publisher(port)
+    try:
+        for seq, source in ((0, "fm"), (0, "refused"), (1, "fm")):
+            client.publish(TOPIC, wire_batch(seq, source=source), qos=1)
+        wait_until(lambda: count(app, QuarantinedPayload) == 1, 60, "one quarantined")
+        wait_until(lambda: count(app, IngestedBatch) == 2, 15, "the two good batches")
+        done()
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        listener.stop()
+        with app.app_context(), db.engine.begin() as connection:
+            connection.execute(text("DROP TRIGGER zamio_test_refuse ON ingested_batch"))
+            connection.execute(text("DROP FUNCTION zamio_test_refuse()"))
+    with app.app_context():
+        (row,) = db.session.scalars(db.select(QuarantinedPayload)).all()
+        return f"{row.reason}: {row.detail}"
+
+
 def test_a_batch_the_database_refuses_is_quarantined_and_redis_down_loses_nothing(
     pg_app: Flask, device, own_broker
 ) -> None:
     """The database refuses one checked batch (DataError from a trigger): it is quarantined as
     storage_refused and acknowledged; with Redis unreachable, enqueueing fails but every batch
     is stored and the listener carries on."""
-    with pg_app.app_context(), db.engine.begin() as connection:
-        connection.execute(text(REFUSE))
     queue = queues.settings_queue(f"redis://{HOST}:{free_port()}/0")  # nothing listens there
-    listener = IngestListener(
-        pg_app,
-        f"mqtt://{HOST}:{own_broker.port}",
-        lambda pk: queues.enqueue_match(queue, pk),
-        "ing-s",
-    )
-    start_listener(listener)
-    client = publisher(own_broker.port)
-    try:
-        client.publish(TOPIC, wire_batch(0), qos=1)
-        client.publish(TOPIC, wire_batch(0, source="refused"), qos=1)
-        client.publish(TOPIC, wire_batch(1), qos=1)
-        wait_until(lambda: count(pg_app, IngestedBatch) == 2, 15, "the two good batches")
-        wait_until(lambda: count(pg_app, QuarantinedPayload) == 1, 10, "one quarantined")
+    url = f"mqtt://{HOST}:{own_broker.port}"
+    listener = IngestListener(pg_app, url, lambda pk: queues.enqueue_match(queue, pk), "ing-s")
+
+    def running() -> None:
         assert listener.state == RUNNING and listener.counts["stored"] == 2
-    finally:
-        client.loop_stop()
-        client.disconnect()
-        listener.stop()
-        with pg_app.app_context(), db.engine.begin() as connection:
-            connection.execute(text("DROP TRIGGER zamio_test_refuse ON ingested_batch"))
-            connection.execute(text("DROP FUNCTION zamio_test_refuse()"))
-    with pg_app.app_context():
-        (row,) = db.session.scalars(db.select(QuarantinedPayload)).all()
-        assert row.reason == "storage_refused" and "refused by the test" in row.detail
 
-
-POISON = REFUSE.replace(" USING ERRCODE = 'numeric_value_out_of_range'", "")  # InternalError
+    row = good_bad_good(pg_app, REFUSE, listener, own_broker.port, running)
+    assert row.startswith("storage_refused: ") and "refused by the test" in row
 
 
 def test_a_message_that_keeps_failing_is_quarantined_not_waited_for(
@@ -207,28 +213,14 @@ def test_a_message_that_keeps_failing_is_quarantined_not_waited_for(
     """An error that is no outage (the database answers) and no refusal class (a plain RAISE:
     InternalError) pauses the listener a few times, then the message is quarantined as
     ingest_error and acknowledged, and the batches behind it are stored."""
-    with pg_app.app_context(), db.engine.begin() as connection:
-        connection.execute(text(POISON))
-    listener = IngestListener(pg_app, f"mqtt://{HOST}:{own_broker.port}", lambda pk: None, "ing-p")
-    start_listener(listener)
-    client = publisher(own_broker.port)
-    try:
-        client.publish(TOPIC, wire_batch(0), qos=1)
-        client.publish(TOPIC, wire_batch(0, source="refused"), qos=1)
-        client.publish(TOPIC, wire_batch(1), qos=1)
-        wait_until(lambda: count(pg_app, QuarantinedPayload) == 1, 60, "the poison quarantined")
-        wait_until(lambda: count(pg_app, IngestedBatch) == 2, 15, "the two good batches")
+    url = f"mqtt://{HOST}:{own_broker.port}"
+    listener = IngestListener(pg_app, url, lambda pk: None, "ing-p")
+
+    def paused_a_few_times() -> None:
         assert listener.counts["paused"] == POISON_FAILURES_MAX
-    finally:
-        client.loop_stop()
-        client.disconnect()
-        listener.stop()
-        with pg_app.app_context(), db.engine.begin() as connection:
-            connection.execute(text("DROP TRIGGER zamio_test_refuse ON ingested_batch"))
-            connection.execute(text("DROP FUNCTION zamio_test_refuse()"))
-    with pg_app.app_context():
-        (row,) = db.session.scalars(db.select(QuarantinedPayload)).all()
-        assert row.reason == "ingest_error" and "refused by the test" in row.detail
+
+    row = good_bad_good(pg_app, POISON, listener, own_broker.port, paused_a_few_times)
+    assert row.startswith("ingest_error: ") and "refused by the test" in row
 
 
 def test_a_wrong_password_is_said_once_and_the_listener_keeps_trying(
