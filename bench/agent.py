@@ -396,7 +396,8 @@ OFFLINE_ROWS = (("batches spooled", "batches", 1), ("payload MB", "payload_bytes
                 ("overhead per message B", "overhead_per_message", 1),
                 ("fill: puts/s, one transaction each", "puts_per_s", 1),
                 (f"drain: messages/s, pending {DRAIN_BATCH} + ack", "drain_per_s", 1),
-                ("drain: s", "drain_s", 1), ("file after drain (journal kept) MB", "file_bytes_empty", MB),
+                ("drain: s", "drain_s", 1),
+                ("file after drain (journal kept) MB", "file_bytes_empty", MB),
                 (f"h to send at backlog_rate_max {BACKLOG_RATE:g}/s", "backlog_h", 1))  # fmt: skip
 
 
