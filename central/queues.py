@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import redis.exceptions
 import sqlalchemy.exc
@@ -294,4 +295,13 @@ def _gone(found_host: str, pid: int, hostname: str) -> bool:
         return True
     except PermissionError:
         return False  # alive, another user's
-    return False
+    return _zombie(pid)  # dead but not reaped (a container whose pid 1 reaps no orphans)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether process `pid` has exited and waits to be reaped (Linux /proc; elsewhere: no)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]

@@ -108,6 +108,7 @@ def test_a_worker_killed_mid_job_leaves_its_batch_to_the_next_worker(
         finally:
             os.killpg(first.pid, signal.SIGKILL)  # the worker and its scheduler process
             first.wait()
+            wait_until(lambda: group_gone(first.pid), 10, "the first worker's scheduler to die")
     assert first_job in queue.started_job_registry.get_job_ids(cleanup=False)
     assert pks[0] not in matched_batches(pg_app)
     second = zamio(["worker"], pg_database_url, redis_url, tmp_path / "second.log")
@@ -126,6 +127,19 @@ def test_a_worker_killed_mid_job_leaves_its_batch_to_the_next_worker(
         assert sorted(accruals) == sorted(p.id for p in plays)
         assert db.session.scalar(select(func.count()).select_from(Transfer)) == 3
         assert_ledger_ok(db.session)
+
+
+def group_gone(pgid: int) -> bool:
+    """Whether no live process of group `pgid` is left, zombies aside (SIGKILL to a group is not
+    instant, and a second worker must not meet the first one's scheduler holding its lock)."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            state, _, group = stat.read_text().rsplit(")", 1)[1].split()[:3]
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        if int(group) == pgid and state != "Z":
+            return False
+    return True
 
 
 @pytest.fixture
