@@ -74,6 +74,15 @@ class Transfer(db.Model):
     """One posting of the journal, at `seq`, chained to the one before by `prev_hash`."""
 
     __tablename__ = "ledger_transfer"
+    __table_args__ = (
+        # a period's seq range (earnings), and a play's transfers by key prefix (0017)
+        Index("ix_ledger_transfer_created_at", "created_at", "seq"),
+        Index(
+            "ix_ledger_transfer_key_pattern",
+            "idempotency_key",
+            postgresql_ops={"idempotency_key": "text_pattern_ops"},
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)  # 1, 2, ... in commit order

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import bindparam, case, select, text, update
@@ -55,8 +56,13 @@ from central.ledger.transfer import (
     resolution_draft,
     reversal_draft,
 )
+from central.times import as_utc
 
 logger = logging.getLogger(__name__)
+# Called with each transfer just appended, in the posting's savepoint (so a refused posting
+# undoes its effects too): the journal's derived tables (central/royalties/rollup.py) keep up.
+AppendHook = Callable[[Session, Transfer, Mapping[str, AccountState]], None]
+APPEND_HOOKS: list[AppendHook] = []
 _ACCOUNT = Account.__table__
 _HEAD = ChainHead.__table__
 # Statements built once (building them is most of a posting's CPU time in SQLAlchemy).
@@ -70,6 +76,7 @@ _LOCK_ACCOUNTS = (
     .with_for_update()
 )
 _LOCK_HEAD = select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()
+_CREATED_AT = select(Transfer.created_at).where(Transfer.seq == bindparam("seq"))
 _MOVE_HEAD = (
     update(_HEAD).where(_HEAD.c.id == 1).values(seq=bindparam("b_seq"), hash=bindparam("b_hash"))
 )
@@ -223,7 +230,7 @@ def _save_totals(session: Session, states: Iterable[AccountState]) -> None:
 def _append(session: Session, new: Draft, states: Mapping[str, AccountState]) -> Transfer:
     """Insert the transfer and its entries at the head of the chain; move the head."""
     prev_seq, prev_hash = _lock_head(session)
-    seq, created_at = prev_seq + 1, utc_now()
+    seq, created_at = prev_seq + 1, _not_before(session, prev_seq, utc_now())
     link = chain.chain_hash(seq, prev_hash, new.content_hash, chain.instant_us(created_at))
     transfer = Transfer(
         id=new.id, seq=seq, idempotency_key=new.idempotency_key, code=new.code,
@@ -235,7 +242,27 @@ def _append(session: Session, new: Draft, states: Mapping[str, AccountState]) ->
     session.add(transfer)
     session.flush()
     session.execute(_MOVE_HEAD, {"b_seq": seq, "b_hash": link})
+    for hook in APPEND_HOOKS:
+        hook(session, transfer, states)
     return transfer
+
+
+def register_append_hook(hook: AppendHook) -> None:
+    """Call `hook` after every transfer appended from now on (once, however often registered)."""
+    if hook not in APPEND_HOOKS:
+        APPEND_HOOKS.append(hook)
+
+
+def _not_before(session: Session, prev_seq: int, now: datetime) -> datetime:
+    """`now`, or the previous transfer's created_at if the clock stepped back: created_at never
+    decreases along the journal, so a time range of transfers is a seq range (queries.py)."""
+    if prev_seq == 0:
+        return now
+    before = session.scalar(_CREATED_AT, {"seq": prev_seq})
+    if before is None:
+        return now
+    before = as_utc(before)
+    return before if before > now else now
 
 
 def _entry(leg_index: int, leg: Leg, states: Mapping[str, AccountState]) -> Entry:

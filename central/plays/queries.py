@@ -1,9 +1,11 @@
 """Read queries over a station's plays and detections, as JSON-ready dicts (UTC ISO-8601 and ms).
 
 A play belongs to the range [since, until) when it *starts* in it, so consecutive ranges never
-share a play. Pages are ordered by (start_ms, id) and continue after an opaque cursor. Open plays
-may still move when later batches arrive; closed plays are final, so a log read page by page is
-exact for closed plays only.
+share a play. Every query takes a scope: `parties` (ledger party codes: a play is theirs when its
+track has a rights share of one of them) and `station_ids`; None means every party or station,
+an empty set nothing. A play outside the scope is not found. Pages are ordered by (start_ms, id)
+and continue after an opaque cursor. Open plays may still move when later batches arrive; closed
+plays are final, so a log read page by page is exact for closed plays only.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from central.catalog.models import EXTERNAL_ID_CHARS_MAX, Track
 from central.errors import QueryError
 from central.matching.models import Detection
 from central.plays.models import Play
+from central.royalties.models import RightsShare
 from central.stations.models import Station
+from central.stations.store import CODE as STATION_CODE
 from central.times import INSTANT_MS_MAX, iso_datetime, iso_utc, parse_instant_ms
 
 DAY_MS = 86_400_000
@@ -49,11 +53,12 @@ class TimeRange:
 
 @dataclass(frozen=True)
 class PlayFilter:
-    """Which plays of a station, in which order: by track external id, open or closed."""
+    """Which plays, in which order: by track external id, station code, open or closed."""
 
     track_external_id: str | None = None
     status: str | None = None  # "open", "closed", or None for both
     order: str = "asc"  # by (start_ms, id)
+    station_code: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,7 +102,10 @@ def check_limit(limit: int, limit_max: int) -> int:
 
 
 def play_filter(
-    track_external_id: str | None = None, status: str | None = None, order: str = "asc"
+    track_external_id: str | None = None,
+    status: str | None = None,
+    order: str = "asc",
+    station_code: str | None = None,
 ) -> PlayFilter:
     """A PlayFilter, or QueryError naming the bad value."""
     if track_external_id is not None and (
@@ -109,7 +117,9 @@ def play_filter(
         raise QueryError(f"status: one of {', '.join(STATUSES)}")
     if order not in ORDERS:
         raise QueryError(f"order: one of {', '.join(ORDERS)}")
-    return PlayFilter(track_external_id, status, order)
+    if station_code is not None and not STATION_CODE.fullmatch(station_code):
+        raise QueryError("station: a station code (letters, digits, '.', '_' and '-')")
+    return PlayFilter(track_external_id, status, order, station_code)
 
 
 def encode_cursor(start_ms: int, play_id: int) -> str:
@@ -145,16 +155,28 @@ def station_plays(
     cursor: str | None = None,
 ) -> PlayPage:
     """The station's plays starting in `span`, filtered, one page of at most `limit`."""
+    return plays(session, span, which, limit, cursor, station_ids=frozenset({station_id}))
+
+
+def plays(
+    session: Session,
+    span: TimeRange,
+    which: PlayFilter | None = None,
+    limit: int = PLAYS_LIMIT_DEFAULT,
+    cursor: str | None = None,
+    parties: frozenset[str] | None = None,
+    station_ids: frozenset[int] | None = None,
+) -> PlayPage:
+    """The plays in scope starting in `span`, filtered, one page of at most `limit`."""
     check_limit(limit, PLAYS_LIMIT_MAX)
     which = which or PlayFilter()
-    query = _plays_query().where(
-        Play.station_id == station_id,
-        Play.start_ms >= span.since_ms,
-        Play.start_ms < span.until_ms,
-    )
-    query = _filtered(query, which)
-    if cursor is not None:
-        query = query.where(_after(decode_cursor(cursor), which.order))
+    position = None if cursor is None else decode_cursor(cursor)
+    if (parties is not None and not parties) or (station_ids is not None and not station_ids):
+        return PlayPage([], None)
+    query = _plays_query().where(Play.start_ms >= span.since_ms, Play.start_ms < span.until_ms)
+    query = _scoped(_filtered(query, which), parties, station_ids)
+    if position is not None:
+        query = query.where(_after(position, which.order))
     keys = (Play.start_ms, Play.id)
     if which.order == "desc":
         keys = (Play.start_ms.desc(), Play.id.desc())
@@ -179,12 +201,23 @@ def all_station_plays(
         cursor = page.next_cursor
 
 
-def find_play(session: Session, play_id: int) -> dict[str, Any] | None:
-    """The play with this id, or None."""
+def find_play(
+    session: Session,
+    play_id: int,
+    parties: frozenset[str] | None = None,
+    station_ids: frozenset[int] | None = None,
+) -> dict[str, Any] | None:
+    """The play with this id, or None (also when it is outside the scope)."""
     if not 1 <= play_id <= ROW_ID_MAX:
         return None
-    row = session.execute(_plays_query().where(Play.id == play_id)).first()
+    query = _scoped(_plays_query().where(Play.id == play_id), parties, station_ids)
+    row = session.execute(query).first()
     return None if row is None else play_record(*row)
+
+
+def party_track_ids(parties: frozenset[str]) -> Select:
+    """The ids of the tracks one of `parties` has a rights share of."""
+    return select(RightsShare.track_id).where(RightsShare.party.in_(sorted(parties)))
 
 
 def recent_detections(
@@ -284,10 +317,23 @@ def _filtered(query: Select, which: PlayFilter) -> Select:
     """`query` narrowed to one track and to open or closed plays, as asked."""
     if which.track_external_id is not None:
         query = query.where(Track.external_id == which.track_external_id)
+    if which.station_code is not None:
+        query = query.where(Station.code == which.station_code)
     if which.status == "open":
         query = query.where(Play.closed_at.is_(None))
     elif which.status == "closed":
         query = query.where(Play.closed_at.is_not(None))
+    return query
+
+
+def _scoped(
+    query: Select, parties: frozenset[str] | None, station_ids: frozenset[int] | None
+) -> Select:
+    """`query` narrowed to the plays of `parties`' tracks and of `station_ids` (None: all)."""
+    if parties is not None:
+        query = query.where(Play.track_id.in_(party_track_ids(parties)))
+    if station_ids is not None:
+        query = query.where(Play.station_id.in_(sorted(station_ids)))
     return query
 
 

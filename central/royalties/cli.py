@@ -23,7 +23,7 @@ from central.ledger.cli import statement_record
 from central.ledger.errors import LedgerError
 from central.ledger.models import Transfer
 from central.ledger.money import format_minor, parse_minor
-from central.royalties import cards, explain, holds, jobs, rights, store, suspense
+from central.royalties import cards, explain, holds, jobs, rights, rollup, store, suspense
 from central.royalties.blanket import distribute_blanket
 from central.royalties.errors import DocumentError, RoyaltyError
 from central.royalties.models import SuspenseItem
@@ -217,6 +217,28 @@ def explain_command(play_id: int, as_json: bool) -> None:
         return
     for line in explain.explain_lines(record):
         click.echo(line)
+
+
+@royalty_cli.command("rollup")
+@click.option("--check", is_flag=True, help="Only compare the stored rollup with the ledger.")
+def rollup_command(check: bool) -> None:
+    """Rebuild the monthly earnings rollup from the ledger (or, with --check, compare)."""
+    with _errors():
+        stored = rollup.stored_rows(db.session)
+        count = rollup.rebuild(db.session)
+        rebuilt = rollup.stored_rows(db.session)
+        if check:
+            db.session.rollback()
+        else:
+            db.session.commit()
+    differ = sorted(k for k in stored.keys() | rebuilt.keys() if stored.get(k) != rebuilt.get(k))
+    if check and differ:
+        raise click.ClickException(
+            f"earnings rollup: {len(differ)} of {count} rows differ from the ledger,"
+            f" e.g. {differ[0]}: stored {stored.get(differ[0])}, ledger {rebuilt.get(differ[0])}"
+        )
+    verb = "matches the ledger" if check else f"rebuilt ({len(differ)} rows changed)"
+    click.echo(f"earnings rollup: {count} rows, {verb}")
 
 
 def _step_key(key: str | None, play_id: int) -> str:

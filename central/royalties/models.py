@@ -54,7 +54,10 @@ class RightsShare(db.Model):
     """One share of a pool (composition by ISWC, master by ISRC) of a track."""
 
     __tablename__ = "rights_share"
-    __table_args__ = (Index("ix_rights_share_track_pool", "track_id", "pool"),)
+    __table_args__ = (
+        Index("ix_rights_share_track_pool", "track_id", "pool"),
+        Index("ix_rights_share_party", "party", "track_id"),  # a party's tracks (0017)
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     track_id: Mapped[int] = mapped_column(ForeignKey("track.id"))

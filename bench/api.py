@@ -1,0 +1,277 @@
+"""API benchmark: an artist's plays and earnings over a year of plays at 100 stations (5 M plays,
+their accruals and ledger entries): p50/p95 of the domain queries and, with --http, of the
+/api/v1 endpoints through `zamio serve` (waitress), with requests/s. Prints a table; never
+asserts timings (the target is p95 <= 50 ms).
+
+    python bench/api.py [--stations 100] [--plays 5000000] [--days 365] [--tracks 2000]
+                        [--artists 400] [--repeats 50] [--http] [--keep]
+
+Setup: a throwaway PostgreSQL database (created, migrated, loaded by bench/api_data.py in bulk
+SQL, dropped at exit unless --keep). Each query runs --repeats times after two warm-ups, with
+its parameters (day, month, station, play) drawn from a seeded generator, on one session, in
+the process (no HTTP). The data set's consistency is checked first (check()): account totals
+equal their entries, the rollup equals a rebuild, a breakdown adds up to the statement.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import psycopg2
+
+if __package__ in (None, ""):  # run as a script: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import flask_migrate  # noqa: E402
+from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
+
+from bench import api_data  # noqa: E402
+from bench._common import pct, table  # noqa: E402
+from central import create_app  # noqa: E402
+from central.extensions import MIGRATIONS_DIR  # noqa: E402
+from central.plays import queries  # noqa: E402
+from central.plays.models import Play  # noqa: E402
+from central.royalties import earnings, rollup  # noqa: E402
+
+HOST = "127.0.0.1"
+PG_ADMIN = {"host": HOST, "port": 5432, "user": "postgres", "dbname": "postgres"}
+DAY_MS = api_data.DAY_MS
+YEAR_MS = 365 * DAY_MS
+WARMUPS = 2
+Case = Callable[[Session, random.Random], Any]
+
+
+def make_database() -> str:
+    """A fresh, migrated database; its URL."""
+    name = f"zamio_bench_api_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(**PG_ADMIN)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'CREATE DATABASE "{name}"')
+    admin.close()
+    url = f"postgresql+psycopg2://postgres@{HOST}:5432/{name}"
+    app = create_app({"DATABASE_URL": url})
+    with app.app_context():
+        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
+    return url
+
+
+def drop_database(url: str) -> None:
+    """Drop the benchmark's database."""
+    admin = psycopg2.connect(**PG_ADMIN)
+    admin.autocommit = True
+    with admin.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+    admin.close()
+
+
+def load(url: str, size: api_data.Size, verbose: bool = True) -> dict[str, float]:
+    """Build the data set; seconds per step."""
+    engine = create_engine(url, poolclass=NullPool)
+    say = (lambda name, s: print(f"  {name}: {s:.1f} s", file=sys.stderr)) if verbose else None
+    with engine.connect() as connection:
+        times = api_data.build(connection, size, say or (lambda *_: None))
+    engine.dispose()
+    return times
+
+
+def check(session: Session, size: api_data.Size) -> list[str]:
+    """What is inconsistent in the data set (nothing: it is fit to measure)."""
+    problems = []
+    wrong_totals = session.scalar(text(
+        "SELECT count(*) FROM ledger_account a LEFT JOIN (SELECT account_id,"
+        " SUM(CASE WHEN side = 'debit' THEN amount_minor ELSE 0 END) AS d,"
+        " SUM(CASE WHEN side = 'credit' THEN amount_minor ELSE 0 END) AS c FROM ledger_entry"
+        " GROUP BY account_id) x ON x.account_id = a.id"
+        " WHERE a.debits_posted_minor <> COALESCE(x.d, 0)"
+        " OR a.credits_posted_minor <> COALESCE(x.c, 0)"
+    ))  # fmt: skip
+    if wrong_totals:
+        problems.append(f"{wrong_totals} accounts' totals differ from their entries")
+    unbalanced = session.scalar(text(
+        "SELECT count(*) FROM (SELECT transfer_seq FROM ledger_entry GROUP BY transfer_seq"
+        " HAVING SUM(CASE WHEN side = 'debit' THEN amount_minor ELSE -amount_minor END) <> 0) u"
+    ))  # fmt: skip
+    if unbalanced:
+        problems.append(f"{unbalanced} transfers do not balance")
+    stored = rollup.stored_rows(session)
+    rollup.rebuild(session)
+    if rollup.stored_rows(session) != stored:
+        problems.append("the rollup differs from its rebuild")
+    session.rollback()
+    year = queries.time_range(api_data.T0_MS, api_data.T0_MS + size.days * DAY_MS, YEAR_MS + DAY_MS)
+    page = earnings.statement_page(session, api_data.ARTIST, year, 1)
+    moved = None if page is None else page.closing_minor - page.opening_minor
+    for by in earnings.BREAKDOWN_BY:
+        found = earnings.breakdown(session, api_data.ARTIST, by, year)
+        if found is None or found.total_minor != moved:
+            problems.append(f"the artist's breakdown by {by} does not add up to the statement")
+    session.rollback()
+    return problems
+
+
+def month_span(rng: random.Random, size: api_data.Size) -> queries.TimeRange:
+    """A whole UTC month of the data, at random."""
+    months = max(1, size.days // 31)
+    first = api_data.T0_MS
+    for _ in range(rng.randrange(months)):
+        first = earnings.next_month_ms(first)
+    return queries.time_range(first, earnings.next_month_ms(first), YEAR_MS + DAY_MS)
+
+
+def day_span(rng: random.Random, size: api_data.Size) -> queries.TimeRange:
+    """A UTC day of the data, at random."""
+    since_ms = api_data.T0_MS + rng.randrange(size.days) * DAY_MS
+    return queries.time_range(since_ms, since_ms + DAY_MS)
+
+
+def cases(size: api_data.Size) -> dict[str, Case]:
+    """name -> a call of a domain query with its parameters drawn from the generator."""
+    artist, label = frozenset({api_data.ARTIST}), frozenset({api_data.LABEL})
+    end_ms = api_data.T0_MS + size.days * DAY_MS
+    year = queries.time_range(api_data.T0_MS, end_ms, YEAR_MS + DAY_MS)
+    rolling = queries.time_range(end_ms - YEAR_MS + 15 * DAY_MS, end_ms - 1, YEAR_MS + DAY_MS)
+
+    def pages(session: Session, span: queries.TimeRange, scope: frozenset, n: int) -> Any:
+        cursor = None
+        for _ in range(n):
+            page = queries.plays(session, span, None, 100, cursor, parties=scope)
+            cursor = page.next_cursor
+        return page
+
+    def statement(session: Session, account: str, span: queries.TimeRange, n: int) -> Any:
+        cursor = None
+        for _ in range(n):
+            page = earnings.statement_page(session, account, span, 100, cursor)
+            cursor = page.next_cursor if page else None
+        return page
+
+    return {
+        "plays: artist, a day": lambda s, r: queries.plays(s, day_span(r, size), parties=artist),
+        "plays: artist, a month, 3 pages": lambda s, r: pages(s, month_span(r, size), artist, 3),
+        "plays: artist, one track, a day": lambda s, r: queries.plays(
+            s, day_span(r, size), queries.play_filter(f"bench-t{size.artists}"), parties=artist
+        ),
+        "plays: label, a day": lambda s, r: queries.plays(s, day_span(r, size), parties=label),
+        "plays: one station, a day": lambda s, r: queries.plays(
+            s, day_span(r, size), station_ids=frozenset({r.randrange(size.stations) + 1})
+        ),
+        "play: artist, by id": lambda s, r: queries.find_play(s, _artist_play(s, r), artist),
+        "play royalty: artist": lambda s, r: earnings.play_royalty(s, _artist_play(s, r), artist),
+        "earnings: artist's balance": lambda s, r: earnings.balances(s, artist),
+        "statement: artist, a month, page 1": lambda s, r: statement(
+            s, api_data.ARTIST, month_span(r, size), 1
+        ),
+        "statement: artist, the year, 3 pages": lambda s, r: statement(s, api_data.ARTIST, year, 3),
+        "breakdown by track: artist, a month": lambda s, r: earnings.breakdown(
+            s, api_data.ARTIST, "track", month_span(r, size)
+        ),
+        "breakdown by station: artist, a month": lambda s, r: earnings.breakdown(
+            s, api_data.ARTIST, "station", month_span(r, size)
+        ),
+        "breakdown by track: artist, the year": lambda s, r: earnings.breakdown(
+            s, api_data.ARTIST, "track", year
+        ),
+        "breakdown by station: artist, the year": lambda s, r: earnings.breakdown(
+            s, api_data.ARTIST, "station", year
+        ),
+        "breakdown by station: artist, 350 days mid-month": lambda s, r: earnings.breakdown(
+            s, api_data.ARTIST, "station", rolling
+        ),
+        "breakdown by track: label, the year": lambda s, r: earnings.breakdown(
+            s, api_data.LABEL, "track", year
+        ),
+    }
+
+
+_ARTIST_PLAYS: list[int] = []
+
+
+def _artist_play(session: Session, rng: random.Random) -> int:
+    """The id of one of the hot artist's plays, at random (ids looked up once, not timed)."""
+    if not _ARTIST_PLAYS:
+        _ARTIST_PLAYS.extend(session.scalars(
+            select(Play.id).where(Play.id % api_data.HOT_EVERY == 0).order_by(Play.id).limit(1000)
+        ))  # fmt: skip
+    return rng.choice(_ARTIST_PLAYS)
+
+
+def time_cases(session: Session, size: api_data.Size, repeats: int) -> list[list[Any]]:
+    """[name, p50 ms, p95 ms, max ms, runs] per case."""
+    rows = []
+    for name, case in cases(size).items():
+        rng = random.Random(name)
+        _artist_play(session, rng)
+        samples = []
+        for n in range(WARMUPS + repeats):
+            start = time.perf_counter()
+            case(session, rng)
+            session.rollback()
+            if n >= WARMUPS:
+                samples.append((time.perf_counter() - start) * 1000)
+        rows.append([name, pct(samples, 50), pct(samples, 95), max(samples), repeats])
+    return rows
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """The command line."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    defaults = api_data.Size()
+    for name in ("stations", "plays", "days", "tracks", "artists"):
+        parser.add_argument(f"--{name}", type=int, default=getattr(defaults, name))
+    parser.add_argument("--repeats", type=int, default=50, help="timed runs per query")
+    parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
+    parser.add_argument("--url", help="measure this database, already loaded (no build)")
+    return parser.parse_args(argv)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Build (or reuse), check and measure; the results."""
+    size = api_data.Size(args.stations, args.plays, args.days, args.tracks, args.artists)
+    url = args.url or make_database()
+    try:
+        build_s = {} if args.url else load(url, size)
+        app = create_app({"DATABASE_URL": url})
+        with app.app_context():
+            from central.extensions import db
+
+            session = db.session
+            plays = session.scalar(select(func.count()).select_from(Play))
+            problems = check(session, size)
+            rows = time_cases(session, size, args.repeats)
+            db.session.remove()
+            db.engine.dispose()
+        return {"url": url, "size": size, "plays": plays, "build_s": build_s,
+                "problems": problems, "rows": rows}  # fmt: skip
+    finally:
+        if not args.keep and not args.url:
+            drop_database(url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark and print its table."""
+    args = parse_args(argv)
+    results = run(args)
+    size = results["size"]
+    build = sum(results["build_s"].values())
+    print(f"{results['plays']:,} plays at {size.stations} stations over {size.days} days,"
+          f" {size.tracks} tracks of {size.artists} artists; built in {build:.0f} s"
+          + (f"; database kept: {results['url']}" if args.keep else ""))  # fmt: skip
+    for problem in results["problems"]:
+        print(f"INCONSISTENT: {problem}")
+    headers = ["domain query", "p50 ms", "p95 ms", "max ms", "runs"]
+    print(table("", headers, results["rows"]))
+    return 1 if results["problems"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,391 @@
+"""What parties earned: balances of their accounts, a statement for a period page by page, and
+what the ledger credited them per track or per station; a play's royalty explanation, scoped.
+
+Scope as in plays/queries.py: `parties` (ledger party codes; None: every party) and
+`station_ids`. Accounts and plays outside it are not found. All amounts are integer minor units.
+
+A period [since, until) is a range of the journal: the transfers created in it. created_at never
+decreases along the journal (ledger/posting.py), so the period is the seq range from the first
+transfer created at or after `since` to the first at or after `until`. Sums over whole UTC
+months come from the rollup (rollup.py); the rest of a period is summed from its entries, which
+is at most the two partial months at its ends. Breakdowns attribute a transfer to a play by its
+key (rollup.py), and everything else to `other_minor`, so the rows plus other add up to the
+account's posted movement in the period.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, text
+from sqlalchemy.orm import Session
+
+from central.catalog.models import Track
+from central.errors import QueryError
+from central.ledger.models import Account, Entry, Transfer
+from central.ledger.money import DEFAULT_CURRENCY
+from central.ledger.queries import AccountBalance, account_balance
+from central.ledger.transfer import CREDIT, MONEY_STATES
+from central.plays.queries import DAY_MS, ROW_ID_MAX, TimeRange, check_limit, find_play
+from central.royalties import rollup
+from central.royalties.queries import explain_play
+from central.royalties.rights import party_kind
+from central.stations.models import Station
+from central.times import as_utc, iso_datetime
+
+EARNINGS_RANGE_MS_MAX = 366 * DAY_MS  # a (leap) year per statement or breakdown
+STATEMENT_LIMIT_DEFAULT = 100
+STATEMENT_LIMIT_MAX = 1000
+BREAKDOWN_BY = rollup.DIMENSIONS
+_CURSOR = re.compile(r"([0-9]{1,15}):([0-9]{1,5})")
+CURSOR_CHARS_MAX = 32
+
+
+@dataclass(frozen=True)
+class StatementPage:
+    """An account's posted balance before and after a period, and one page of its lines."""
+
+    account: AccountBalance
+    span: TimeRange
+    opening_minor: int
+    closing_minor: int
+    lines: list[dict[str, Any]]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """What the ledger posted to an account in a period, per track or station, and the rest."""
+
+    account: AccountBalance
+    span: TimeRange
+    by: str
+    rows: list[dict[str, Any]]  # by amount, largest first
+    other_minor: int  # posted from no play (claims, suspense releases, payouts)
+    total_minor: int  # the account's posted movement in the period
+
+
+def scope_codes(parties: frozenset[str] | None, party: str | None) -> list[str]:
+    """The party codes a caller asks about: `party` if in scope (else none), or every party of
+    the scope; QueryError when a see-all caller names none."""
+    if party is not None:
+        return [party] if parties is None or party in parties else []
+    if parties is None:
+        raise QueryError("party: name one (this caller sees every party)")
+    return sorted(parties)
+
+
+def balances(
+    session: Session, parties: frozenset[str] | None, party: str | None = None
+) -> list[AccountBalance]:
+    """The balances of the parties in scope (zero for a party with no account yet), by code."""
+    codes = scope_codes(parties, party)
+    found = {a.code: a for a in session.scalars(select(Account).where(Account.code.in_(codes)))}
+    return [account_balance(found[c]) if c in found else _empty(c) for c in codes]
+
+
+def statement_page(
+    session: Session, account_code: str, span: TimeRange, limit: int = STATEMENT_LIMIT_DEFAULT,
+    cursor: str | None = None, parties: frozenset[str] | None = None,
+) -> StatementPage | None:  # fmt: skip
+    """One page of the account's lines in `span` (None: not in scope), each with its balance."""
+    check_limit(limit, STATEMENT_LIMIT_MAX)
+    position = None if cursor is None else decode_cursor(cursor)
+    if not scope_codes(parties, account_code):
+        return None
+    account = session.scalar(select(Account).where(Account.code == account_code))
+    if account is None:
+        return StatementPage(_empty(account_code), span, 0, 0, [], None)
+    lo, hi = first_seq_at(session, span.since_ms), first_seq_at(session, span.until_ms)
+    opening = posted_before(session, account, span.since_ms)
+    closing = posted_before(session, account, span.until_ms)
+    start = max(position[0], lo) if position else lo
+    query = (
+        select(Transfer.seq, Entry.leg, Transfer.created_at, Transfer.id,
+               Transfer.idempotency_key, Transfer.code, Transfer.state, Entry.side,
+               Entry.amount_minor)
+        .join(Entry, Entry.transfer_seq == Transfer.seq)
+        .where(Entry.account_id == account.id, Entry.transfer_seq >= start,
+               Entry.transfer_seq < hi)
+    )  # fmt: skip
+    if position is not None:
+        query = query.where(
+            or_(Entry.transfer_seq > position[0],
+                and_(Entry.transfer_seq == position[0], Entry.leg > position[1]))
+        )  # fmt: skip
+    rows = session.execute(query.order_by(Transfer.seq, Entry.leg).limit(limit + 1)).all()
+    running = opening if position is None else _through(session, account, position)
+    lines = []
+    for row in rows[:limit]:
+        if row.state in MONEY_STATES:
+            running += _signed(account, row.side, row.amount_minor)
+        lines.append(_line(row, running))
+    more = len(rows) > limit
+    next_cursor = encode_cursor(rows[limit - 1].seq, rows[limit - 1].leg) if more else None
+    return StatementPage(account_balance(account), span, opening, closing, lines, next_cursor)
+
+
+def breakdown(
+    session: Session, account_code: str, by: str, span: TimeRange,
+    parties: frozenset[str] | None = None,
+) -> Breakdown | None:  # fmt: skip
+    """What the account was posted in `span` per track or station (None: not in scope)."""
+    if by not in BREAKDOWN_BY:
+        raise QueryError(f"by: one of {', '.join(BREAKDOWN_BY)}")
+    if not scope_codes(parties, account_code):
+        return None
+    account = session.scalar(select(Account).where(Account.code == account_code))
+    if account is None:
+        return Breakdown(_empty(account_code), span, by, [], 0, 0)
+    sums: dict[int, list[int]] = {}
+    for kind, lo_ms, hi_ms in period_parts(span, rollup.is_rolled_up(account.code)):
+        part = (
+            _rolled_sums(session, account, by, lo_ms, hi_ms)
+            if kind == "months"
+            else _raw_sums(session, account, by, lo_ms, hi_ms)
+        )
+        for key_id, amount_minor, entries in part:
+            held = sums.setdefault(key_id, [0, 0])
+            held[0] += amount_minor
+            held[1] += entries
+    other = sums.pop(rollup.NO_PLAY, [0, 0])[0]
+    rows = _named(session, by, sums)
+    total = other + sum(r["amount_minor"] for r in rows)
+    return Breakdown(account_balance(account), span, by, rows, other, total)
+
+
+def play_royalty(
+    session: Session,
+    play_id: int,
+    parties: frozenset[str] | None = None,
+    station_ids: frozenset[int] | None = None,
+) -> dict[str, Any] | None:
+    """The play's royalty explanation (explain_play), or None when the play is not in scope;
+    AccrualError when it has no accrual yet."""
+    if find_play(session, play_id, parties, station_ids) is None:
+        return None
+    return explain_play(session, play_id)
+
+
+def period_parts(span: TimeRange, rolled_up: bool) -> list[tuple[str, int, int]]:
+    """The span cut into ("entries", lo, hi) ends and one ("months", lo, hi) middle of whole
+    UTC months, when the account is rolled up and the span holds a whole month. Pure."""
+    if not rolled_up:
+        return [("entries", span.since_ms, span.until_ms)]
+    first = month_start_ms(span.since_ms)
+    if first < span.since_ms:
+        first = next_month_ms(first)
+    last = month_start_ms(span.until_ms)
+    if first >= last:
+        return [("entries", span.since_ms, span.until_ms)]
+    parts = [("entries", span.since_ms, first), ("months", first, last)]
+    parts.append(("entries", last, span.until_ms))
+    return [p for p in parts if p[1] < p[2]]
+
+
+def month_start_ms(at_ms: int) -> int:
+    """The first instant (UTC ms) of the UTC month of `at_ms`."""
+    moment = datetime.fromtimestamp(at_ms / 1000, UTC)
+    return _ms(datetime(moment.year, moment.month, 1, tzinfo=UTC))
+
+
+def next_month_ms(month_ms: int) -> int:
+    """The first instant of the month after the one starting at `month_ms`."""
+    moment = datetime.fromtimestamp(month_ms / 1000, UTC)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return _ms(datetime(year, month, 1, tzinfo=UTC))
+
+
+def first_seq_at(session: Session, at_ms: int) -> int:
+    """The seq of the first transfer created at or after `at_ms`; past the head if none is."""
+    seq = session.scalar(
+        select(Transfer.seq)
+        .where(Transfer.created_at >= _instant(at_ms))
+        .order_by(Transfer.created_at, Transfer.seq)
+        .limit(1)
+    )
+    if seq is not None:
+        return int(seq)
+    return int(session.scalar(select(func.coalesce(func.max(Transfer.seq), 0))) or 0) + 1
+
+
+def posted_before(session: Session, account: Account, at_ms: int) -> int:
+    """The account's posted balance from the transfers created before `at_ms`."""
+    month_ms = month_start_ms(at_ms)
+    if not rollup.is_rolled_up(account.code):
+        return _raw_total(session, account, 0, first_seq_at(session, at_ms))
+    months = session.scalar(
+        select(func.coalesce(func.sum(rollup.EarningsMonth.amount_minor), 0)).where(
+            rollup.EarningsMonth.account_id == account.id,
+            rollup.EarningsMonth.dimension == rollup.STATION,
+            rollup.EarningsMonth.month < rollup.month_of(_instant(month_ms)),
+        )
+    )
+    lo, hi = first_seq_at(session, month_ms), first_seq_at(session, at_ms)
+    return int(months or 0) + _raw_total(session, account, lo, hi)
+
+
+def encode_cursor(seq: int, leg: int) -> str:
+    """The opaque cursor of the statement page after the line (seq, leg)."""
+    return base64.urlsafe_b64encode(f"{seq}:{leg}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, int]:
+    """(seq, leg) of a cursor made by encode_cursor, or QueryError."""
+    refused = QueryError("cursor: not a cursor this API gave out (pass next_cursor unchanged)")
+    if not 1 <= len(cursor) <= CURSOR_CHARS_MAX or not cursor.isascii():
+        raise refused
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        found = _CURSOR.fullmatch(
+            base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
+        )
+    except (binascii.Error, ValueError):
+        raise refused from None
+    if found is None or int(found.group(1)) < 1:
+        raise refused
+    return int(found.group(1)), int(found.group(2))
+
+
+def _raw_total(session: Session, account: Account, lo: int, hi: int) -> int:
+    """The account's posted movement from the entries of seqs [lo, hi)."""
+    if lo >= hi:
+        return 0
+    return int(
+        session.scalar(
+            select(func.coalesce(func.sum(_signed_sql(account)), 0))
+            .select_from(Entry)
+            .join(Transfer, Transfer.seq == Entry.transfer_seq)
+            .where(Entry.account_id == account.id, Entry.transfer_seq >= lo,
+                   Entry.transfer_seq < hi, Transfer.state.in_(MONEY_STATES))
+        ) or 0
+    )  # fmt: skip
+
+
+def _through(session: Session, account: Account, position: tuple[int, int]) -> int:
+    """The posted balance after the line (seq, leg): where the next page starts from."""
+    seq, leg = position
+    created_at = session.scalar(select(Transfer.created_at).where(Transfer.seq == seq))
+    if created_at is None:
+        raise QueryError("cursor: not a cursor this API gave out (pass next_cursor unchanged)")
+    created_ms = int(as_utc(created_at).timestamp() * 1000)
+    month_ms = month_start_ms(created_ms)
+    base = posted_before(session, account, month_ms)
+    after = session.scalar(
+        select(func.coalesce(func.sum(_signed_sql(account)), 0))
+        .select_from(Entry)
+        .join(Transfer, Transfer.seq == Entry.transfer_seq)
+        .where(Entry.account_id == account.id,
+               Entry.transfer_seq >= first_seq_at(session, month_ms),
+               or_(Entry.transfer_seq < seq, and_(Entry.transfer_seq == seq, Entry.leg <= leg)),
+               Transfer.state.in_(MONEY_STATES))
+    )  # fmt: skip
+    return base + int(after or 0)
+
+
+def _rolled_sums(
+    session: Session, account: Account, by: str, lo_ms: int, hi_ms: int
+) -> list[tuple[int, int, int]]:
+    """(key_id, amount_minor, entries) of the rollup's whole months in [lo_ms, hi_ms)."""
+    row = rollup.EarningsMonth
+    rows = session.execute(
+        select(row.key_id, func.sum(row.amount_minor), func.sum(row.entries))
+        .where(row.account_id == account.id, row.dimension == by,
+               row.month >= rollup.month_of(_instant(lo_ms)),
+               row.month < rollup.month_of(_instant(hi_ms)))
+        .group_by(row.key_id)
+    ).all()  # fmt: skip
+    return [(int(k), int(a), int(n)) for k, a, n in rows]
+
+
+def _raw_sums(
+    session: Session, account: Account, by: str, lo_ms: int, hi_ms: int
+) -> list[tuple[int, int, int]]:
+    """(key_id, amount_minor, entries) of the account's entries created in [lo_ms, hi_ms)."""
+    lo, hi = first_seq_at(session, lo_ms), first_seq_at(session, hi_ms)
+    if lo >= hi:
+        return []
+    name = session.get_bind().dialect.name
+    column = "track_id" if by == rollup.TRACK else "station_id"
+    money = ", ".join(f"'{state}'" for state in MONEY_STATES)
+    rows = session.execute(
+        text(
+            f"SELECT COALESCE(p.{column}, {rollup.NO_PLAY}),"
+            " SUM(CASE WHEN e.side = :normal THEN e.amount_minor ELSE -e.amount_minor END),"
+            " COUNT(*) FROM ledger_entry e JOIN ledger_transfer t ON t.seq = e.transfer_seq"
+            f" LEFT JOIN play p ON p.id = {rollup.play_id_sql(name, 't.idempotency_key')}"
+            " WHERE e.account_id = :account AND e.transfer_seq >= :lo AND e.transfer_seq < :hi"
+            f" AND t.state IN ({money}) GROUP BY 1"
+        ),
+        {"normal": account.normal_side, "account": account.id, "lo": lo, "hi": hi},
+    ).all()
+    return [(int(k), int(a), int(n)) for k, a, n in rows]
+
+
+def _named(session: Session, by: str, sums: dict[int, list[int]]) -> list[dict[str, Any]]:
+    """Breakdown rows with the track's or station's facts, largest amount first."""
+    ids = sorted(k for k in sums if 1 <= k <= ROW_ID_MAX)
+    if by == rollup.TRACK:
+        found = session.execute(
+            select(Track.id, Track.external_id, Track.title, Track.artist).where(Track.id.in_(ids))
+        ).all()
+        about = {
+            r.id: {"track": r.external_id, "title": r.title, "artist": r.artist} for r in found
+        }
+    else:
+        found = session.execute(
+            select(Station.id, Station.code, Station.name).where(Station.id.in_(ids))
+        ).all()
+        about = {r.id: {"station": r.code, "name": r.name} for r in found}
+    rows = [
+        {**about.get(k, {}), "amount_minor": amount, "entries": entries}
+        for k, (amount, entries) in sums.items()
+    ]
+    return sorted(rows, key=lambda r: (-r["amount_minor"], str(r.get(by, ""))))
+
+
+def _line(row: Any, balance_minor: int) -> dict[str, Any]:
+    """One statement line as JSON."""
+    return {
+        "seq": row.seq,
+        "leg": row.leg,
+        "created_at": iso_datetime(row.created_at),
+        "transfer_id": str(row.id),
+        "key": row.idempotency_key,
+        "code": row.code,
+        "state": row.state,
+        "side": row.side,
+        "amount_minor": row.amount_minor,
+        "balance_minor": balance_minor,
+        "play_id": rollup.play_id_of_key(row.idempotency_key),
+    }
+
+
+def _signed(account: Account, side: str, amount_minor: int) -> int:
+    """An entry's amount on the account's normal side."""
+    return amount_minor if side == account.normal_side else -amount_minor
+
+
+def _signed_sql(account: Account) -> Any:
+    """SQL of an entry's amount on the account's normal side."""
+    return case((Entry.side == account.normal_side, Entry.amount_minor), else_=-Entry.amount_minor)
+
+
+def _empty(code: str) -> AccountBalance:
+    """The balance of a party with no account yet: nothing earned."""
+    return AccountBalance(code, party_kind(code), DEFAULT_CURRENCY, CREDIT, 0, 0, 0, 0, 0, 0, 0)
+
+
+def _instant(at_ms: int) -> datetime:
+    """A UTC datetime of `at_ms`."""
+    return datetime.fromtimestamp(at_ms / 1000, UTC)
+
+
+def _ms(moment: datetime) -> int:
+    """UTC ms of an aware datetime."""
+    return int(moment.timestamp() * 1000)
