@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -36,7 +37,7 @@ from central.royalties import rollup
 from central.royalties.queries import explain_play
 from central.royalties.rights import party_kind
 from central.stations.models import Station
-from central.times import as_utc, iso_datetime
+from central.times import iso_datetime, ms_of
 
 EARNINGS_RANGE_MS_MAX = 366 * DAY_MS  # a (leap) year per statement or breakdown
 STATEMENT_LIMIT_DEFAULT = 100
@@ -101,9 +102,12 @@ def statement_page(
     account = session.scalar(select(Account).where(Account.code == account_code))
     if account is None:
         return StatementPage(_empty(account_code), span, 0, 0, [], None)
-    lo, hi = first_seq_at(session, span.since_ms), first_seq_at(session, span.until_ms)
-    opening = posted_before(session, account, span.since_ms)
-    closing = posted_before(session, account, span.until_ms)
+    points = [Point(span.since_ms), Point(span.until_ms)]
+    if position is not None:
+        points.append(Point(_created_ms(session, position[0]), position))
+    found, seqs = balances_at(session, account, points)
+    opening, closing = found[0], found[1]
+    lo, hi = seqs[span.since_ms], seqs[span.until_ms]
     start = max(position[0], lo) if position else lo
     query = (
         select(Transfer.seq, Entry.leg, Transfer.created_at, Transfer.id,
@@ -119,7 +123,7 @@ def statement_page(
                 and_(Entry.transfer_seq == position[0], Entry.leg > position[1]))
         )  # fmt: skip
     rows = session.execute(query.order_by(Transfer.seq, Entry.leg).limit(limit + 1)).all()
-    running = opening if position is None else _through(session, account, position)
+    running = opening if position is None else found[2]
     lines = []
     for row in rows[:limit]:
         if row.state in MONEY_STATES:
@@ -142,17 +146,17 @@ def breakdown(
     account = session.scalar(select(Account).where(Account.code == account_code))
     if account is None:
         return Breakdown(_empty(account_code), span, by, [], 0, 0)
+    parts = period_parts(span, rollup.is_rolled_up(account.code))
+    edges = {ms for kind, lo, hi in parts if kind == "entries" for ms in (lo, hi)}
+    seqs = seqs_at(session, sorted(edges)) if edges else {}
+    found = [(lo, hi) for kind, lo, hi in parts if kind == "months"]
+    ranges = [(seqs[lo], seqs[hi]) for kind, lo, hi in parts if kind == "entries"]
     sums: dict[int, list[int]] = {}
-    for kind, lo_ms, hi_ms in period_parts(span, rollup.is_rolled_up(account.code)):
-        part = (
-            _rolled_sums(session, account, by, lo_ms, hi_ms)
-            if kind == "months"
-            else _raw_sums(session, account, by, lo_ms, hi_ms)
-        )
-        for key_id, amount_minor, entries in part:
-            held = sums.setdefault(key_id, [0, 0])
-            held[0] += amount_minor
-            held[1] += entries
+    rolled = _rolled_sums(session, account, by, *found[0]) if found else []
+    for key_id, amount_minor, entries in rolled + _raw_sums(session, account, by, ranges):
+        held = sums.setdefault(key_id, [0, 0])
+        held[0] += amount_minor
+        held[1] += entries
     other = sums.pop(rollup.NO_PLAY, [0, 0])[0]
     rows = _named(session, by, sums)
     total = other + sum(r["amount_minor"] for r in rows)
@@ -201,33 +205,47 @@ def next_month_ms(month_ms: int) -> int:
     return _ms(datetime(year, month, 1, tzinfo=UTC))
 
 
-def first_seq_at(session: Session, at_ms: int) -> int:
-    """The seq of the first transfer created at or after `at_ms`; past the head if none is."""
-    seq = session.scalar(
+@dataclass(frozen=True)
+class Point:
+    """A point of the journal: before the first transfer created at `at_ms`, or (`line` given)
+    just after the line (seq, leg) of a transfer created at `at_ms`."""
+
+    at_ms: int
+    line: tuple[int, int] | None = None
+
+
+def seqs_at(session: Session, instants_ms: Sequence[int]) -> dict[int, int]:
+    """{instant: the seq of the first transfer created at or after it (past the head if
+    none)}, in one query."""
+    head = select(func.coalesce(func.max(Transfer.seq), 0)).scalar_subquery()
+    firsts = [
         select(Transfer.seq)
-        .where(Transfer.created_at >= _instant(at_ms))
+        .where(Transfer.created_at >= _instant(ms))
         .order_by(Transfer.created_at, Transfer.seq)
         .limit(1)
-    )
-    if seq is not None:
-        return int(seq)
-    return int(session.scalar(select(func.coalesce(func.max(Transfer.seq), 0))) or 0) + 1
+        .scalar_subquery()
+        for ms in instants_ms
+    ]
+    row = session.execute(select(head, *firsts)).one()
+    return {
+        ms: int(row[0]) + 1 if seq is None else int(seq) for ms, seq in zip(instants_ms, row[1:])
+    }
 
 
-def posted_before(session: Session, account: Account, at_ms: int) -> int:
-    """The account's posted balance from the transfers created before `at_ms`."""
-    month_ms = month_start_ms(at_ms)
-    if not rollup.is_rolled_up(account.code):
-        return _raw_total(session, account, 0, first_seq_at(session, at_ms))
-    months = session.scalar(
-        select(func.coalesce(func.sum(rollup.EarningsMonth.amount_minor), 0)).where(
-            rollup.EarningsMonth.account_id == account.id,
-            rollup.EarningsMonth.dimension == rollup.STATION,
-            rollup.EarningsMonth.month < rollup.month_of(_instant(month_ms)),
-        )
-    )
-    lo, hi = first_seq_at(session, month_ms), first_seq_at(session, at_ms)
-    return int(months or 0) + _raw_total(session, account, lo, hi)
+def balances_at(
+    session: Session, account: Account, points: Sequence[Point]
+) -> tuple[list[int], dict[int, int]]:
+    """The account's posted balance at each point, and the seq at each instant asked: whole
+    months from the rollup, the rest of the point's month from entries (three queries)."""
+    rolled = rollup.is_rolled_up(account.code)
+    months = [month_start_ms(p.at_ms) for p in points] if rolled else []
+    seqs = seqs_at(session, sorted({p.at_ms for p in points} | set(months)))
+    before = _rolled_before(session, account, months) if rolled else [0] * len(points)
+    ranges = [
+        (seqs[months[n]] if rolled else 1, p.line or (seqs[p.at_ms], None))
+        for n, p in enumerate(points)
+    ]
+    return [b + r for b, r in zip(before, _raw_totals(session, account, ranges))], seqs
 
 
 def encode_cursor(seq: int, leg: int) -> str:
@@ -252,40 +270,58 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     return int(found.group(1)), int(found.group(2))
 
 
-def _raw_total(session: Session, account: Account, lo: int, hi: int) -> int:
-    """The account's posted movement from the entries of seqs [lo, hi)."""
-    if lo >= hi:
-        return 0
-    return int(
-        session.scalar(
-            select(func.coalesce(func.sum(_signed_sql(account)), 0))
-            .select_from(Entry)
-            .join(Transfer, Transfer.seq == Entry.transfer_seq)
-            .where(Entry.account_id == account.id, Entry.transfer_seq >= lo,
-                   Entry.transfer_seq < hi, Transfer.state.in_(MONEY_STATES))
-        ) or 0
-    )  # fmt: skip
+def _rolled_before(session: Session, account: Account, months_ms: list[int]) -> list[int]:
+    """The rollup's total for the account over the months before each month start."""
+    row = rollup.EarningsMonth
+    sums = [
+        func.coalesce(
+            func.sum(case((row.month < rollup.month_of(_instant(ms)), row.amount_minor), else_=0)),
+            0,
+        )
+        for ms in months_ms
+    ]
+    found = session.execute(
+        select(*sums).where(row.account_id == account.id, row.dimension == rollup.STATION)
+    ).one()
+    return [int(x) for x in found]
 
 
-def _through(session: Session, account: Account, position: tuple[int, int]) -> int:
-    """The posted balance after the line (seq, leg): where the next page starts from."""
-    seq, leg = position
+def _raw_totals(
+    session: Session, account: Account, ranges: list[tuple[int, tuple[int, int | None]]]
+) -> list[int]:
+    """The account's posted movement over each range of entries: from seq `lo` to before seq
+    `hi` (leg None) or through the line (hi, leg); one query."""
+    conditions = [_in_range(lo, hi) for lo, hi in ranges]
+    live = [c for c, (lo, (hi, leg)) in zip(conditions, ranges) if lo < hi or leg is not None]
+    if not live:
+        return [0] * len(ranges)
+    signed = _signed_sql(account)
+    found = session.execute(
+        select(*[func.coalesce(func.sum(case((c, signed), else_=0)), 0) for c in conditions])
+        .select_from(Entry)
+        .join(Transfer, Transfer.seq == Entry.transfer_seq)
+        .where(Entry.account_id == account.id, or_(*live), Transfer.state.in_(MONEY_STATES))
+    ).one()
+    return [int(x) for x in found]
+
+
+def _in_range(lo: int, hi: tuple[int, int | None]) -> Any:
+    """SQL: an entry from seq `lo` to before `hi` (leg None), or through the line `hi`."""
+    seq, leg = hi
+    if leg is None:
+        return and_(Entry.transfer_seq >= lo, Entry.transfer_seq < seq)
+    return and_(
+        Entry.transfer_seq >= lo,
+        or_(Entry.transfer_seq < seq, and_(Entry.transfer_seq == seq, Entry.leg <= leg)),
+    )
+
+
+def _created_ms(session: Session, seq: int) -> int:
+    """When the transfer at `seq` was created, in UTC ms; QueryError for a cursor to none."""
     created_at = session.scalar(select(Transfer.created_at).where(Transfer.seq == seq))
     if created_at is None:
         raise QueryError("cursor: not a cursor this API gave out (pass next_cursor unchanged)")
-    created_ms = int(as_utc(created_at).timestamp() * 1000)
-    month_ms = month_start_ms(created_ms)
-    base = posted_before(session, account, month_ms)
-    after = session.scalar(
-        select(func.coalesce(func.sum(_signed_sql(account)), 0))
-        .select_from(Entry)
-        .join(Transfer, Transfer.seq == Entry.transfer_seq)
-        .where(Entry.account_id == account.id,
-               Entry.transfer_seq >= first_seq_at(session, month_ms),
-               or_(Entry.transfer_seq < seq, and_(Entry.transfer_seq == seq, Entry.leg <= leg)),
-               Transfer.state.in_(MONEY_STATES))
-    )  # fmt: skip
-    return base + int(after or 0)
+    return ms_of(created_at)
 
 
 def _rolled_sums(
@@ -304,25 +340,28 @@ def _rolled_sums(
 
 
 def _raw_sums(
-    session: Session, account: Account, by: str, lo_ms: int, hi_ms: int
+    session: Session, account: Account, by: str, ranges: list[tuple[int, int]]
 ) -> list[tuple[int, int, int]]:
-    """(key_id, amount_minor, entries) of the account's entries created in [lo_ms, hi_ms)."""
-    lo, hi = first_seq_at(session, lo_ms), first_seq_at(session, hi_ms)
-    if lo >= hi:
+    """(key_id, amount_minor, entries) of the account's entries of the seq ranges [lo, hi)."""
+    ranges = [(lo, hi) for lo, hi in ranges if lo < hi]
+    if not ranges:
         return []
     name = session.get_bind().dialect.name
     column = "track_id" if by == rollup.TRACK else "station_id"
     money = ", ".join(f"'{state}'" for state in MONEY_STATES)
+    within = " OR ".join(
+        f"(e.transfer_seq >= :lo{n} AND e.transfer_seq < :hi{n})" for n in range(len(ranges))
+    )
+    bounds = {f"{side}{n}": seq for n, r in enumerate(ranges) for side, seq in zip(("lo", "hi"), r)}
     rows = session.execute(
         text(
             f"SELECT COALESCE(p.{column}, {rollup.NO_PLAY}),"
             " SUM(CASE WHEN e.side = :normal THEN e.amount_minor ELSE -e.amount_minor END),"
             " COUNT(*) FROM ledger_entry e JOIN ledger_transfer t ON t.seq = e.transfer_seq"
             f" LEFT JOIN play p ON p.id = {rollup.play_id_sql(name, 't.idempotency_key')}"
-            " WHERE e.account_id = :account AND e.transfer_seq >= :lo AND e.transfer_seq < :hi"
-            f" AND t.state IN ({money}) GROUP BY 1"
+            f" WHERE e.account_id = :account AND ({within}) AND t.state IN ({money}) GROUP BY 1"
         ),
-        {"normal": account.normal_side, "account": account.id, "lo": lo, "hi": hi},
+        {"normal": account.normal_side, "account": account.id, **bounds},
     ).all()
     return [(int(k), int(a), int(n)) for k, a, n in rows]
 
