@@ -29,8 +29,8 @@ class Play(db.Model):
         UniqueConstraint("station_id", "track_id", "start_ms"),
         Index("ix_play_station_id_start_ms", "station_id", "start_ms"),
         # a party's plays (by its tracks) and everyone's, by time (migration 0017)
-        Index("ix_play_track_id_start_ms", "track_id", "start_ms"),
-        Index("ix_play_start_ms", "start_ms"),
+        Index("ix_play_track_id_start_ms_id", "track_id", "start_ms", "id"),
+        Index("ix_play_start_ms_id", "start_ms", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -173,14 +173,18 @@ def plays(
     position = None if cursor is None else decode_cursor(cursor)
     if (parties is not None and not parties) or (station_ids is not None and not station_ids):
         return PlayPage([], None)
-    query = _plays_query().where(Play.start_ms >= span.since_ms, Play.start_ms < span.until_ms)
-    query = _scoped(_filtered(query, which), parties, station_ids)
+    # The page's ids first, from play's indexes alone (index-only scans of (track_id, start_ms,
+    # id) or (start_ms, id) for most scopes), then those rows with their track and station.
+    page = select(Play.id).where(Play.start_ms >= span.since_ms, Play.start_ms < span.until_ms)
+    page = _scoped(_filtered(page, which), parties, station_ids)
     if position is not None:
-        query = query.where(_after(position, which.order))
+        page = page.where(_after(position, which.order))
     keys = (Play.start_ms, Play.id)
     if which.order == "desc":
         keys = (Play.start_ms.desc(), Play.id.desc())
-    rows = session.execute(query.order_by(*keys).limit(limit + 1)).all()
+    ids = page.order_by(*keys).limit(limit + 1).subquery()
+    query = _plays_query().join(ids, ids.c.id == Play.id).order_by(*keys)
+    rows = session.execute(query).all()
     plays = [play_record(*row) for row in rows[:limit]]
     if len(rows) <= limit:
         return PlayPage(plays, None)
@@ -316,9 +320,11 @@ def _plays_query() -> Select:
 def _filtered(query: Select, which: PlayFilter) -> Select:
     """`query` narrowed to one track and to open or closed plays, as asked."""
     if which.track_external_id is not None:
-        query = query.where(Track.external_id == which.track_external_id)
+        track_id = select(Track.id).where(Track.external_id == which.track_external_id)
+        query = query.where(Play.track_id == track_id.scalar_subquery())
     if which.station_code is not None:
-        query = query.where(Station.code == which.station_code)
+        station_id = select(Station.id).where(Station.code == which.station_code)
+        query = query.where(Play.station_id == station_id.scalar_subquery())
     if which.status == "open":
         query = query.where(Play.closed_at.is_(None))
     elif which.status == "closed":
@@ -338,8 +344,15 @@ def _scoped(
 
 
 def _after(position: tuple[int, int], order: str) -> Any:
-    """Plays past (start_ms, id) in `order`: the rows of the next page."""
+    """Plays past (start_ms, id) in `order`: the rows of the next page (with a plain bound on
+    start_ms too, which an index range can use)."""
     start_ms, play_id = position
     if order == "asc":
-        return or_(Play.start_ms > start_ms, and_(Play.start_ms == start_ms, Play.id > play_id))
-    return or_(Play.start_ms < start_ms, and_(Play.start_ms == start_ms, Play.id < play_id))
+        return and_(
+            Play.start_ms >= start_ms,
+            or_(Play.start_ms > start_ms, and_(Play.start_ms == start_ms, Play.id > play_id)),
+        )
+    return and_(
+        Play.start_ms <= start_ms,
+        or_(Play.start_ms < start_ms, and_(Play.start_ms == start_ms, Play.id < play_id)),
+    )

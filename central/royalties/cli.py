@@ -222,7 +222,7 @@ def explain_command(play_id: int, as_json: bool) -> None:
 @royalty_cli.command("rollup")
 @click.option("--check", is_flag=True, help="Only compare the stored rollup with the ledger.")
 def rollup_command(check: bool) -> None:
-    """Rebuild the monthly earnings rollup from the ledger (or, with --check, compare)."""
+    """Rebuild the earnings rollup (days, months) from the ledger (or, with --check, compare)."""
     with _errors():
         stored = rollup.stored_rows(db.session)
         count = rollup.rebuild(db.session)

@@ -7,11 +7,10 @@ Scope as in plays/queries.py: `parties` (ledger party codes; None: every party) 
 A period [since, until) is a range of the journal: the transfers created in it. created_at never
 decreases along the journal (ledger/posting.py), so the period is the seq range from the first
 transfer created at or after `since` to the first at or after `until`. Sums over whole UTC
-months come from the rollup (rollup.py); the rest of a period is summed from its entries, which
-is at most the two partial months at its ends. Breakdowns attribute a transfer to a play by its
-key (rollup.py), and everything else to `other_minor`, so the rows plus other add up to the
-account's posted movement in the period.
-"""
+months and days come from the rollup (rollup.py); the rest of a period is summed from its
+entries, which is at most the two partial days at its ends. Breakdowns attribute a transfer to a
+play by its key (rollup.py), and everything else to `other_minor`, so the rows plus other add up
+to the account's posted movement in the period."""
 
 from __future__ import annotations
 
@@ -149,10 +148,10 @@ def breakdown(
     parts = period_parts(span, rollup.is_rolled_up(account.code))
     edges = {ms for kind, lo, hi in parts if kind == "entries" for ms in (lo, hi)}
     seqs = seqs_at(session, sorted(edges)) if edges else {}
-    found = [(lo, hi) for kind, lo, hi in parts if kind == "months"]
+    found = [p for p in parts if p[0] != "entries"]
     ranges = [(seqs[lo], seqs[hi]) for kind, lo, hi in parts if kind == "entries"]
     sums: dict[int, list[int]] = {}
-    rolled = _rolled_sums(session, account, by, *found[0]) if found else []
+    rolled = _rolled_sums(session, account, by, found) if found else []
     for key_id, amount_minor, entries in rolled + _raw_sums(session, account, by, ranges):
         held = sums.setdefault(key_id, [0, 0])
         held[0] += amount_minor
@@ -177,18 +176,22 @@ def play_royalty(
 
 
 def period_parts(span: TimeRange, rolled_up: bool) -> list[tuple[str, int, int]]:
-    """The span cut into ("entries", lo, hi) ends and one ("months", lo, hi) middle of whole
-    UTC months, when the account is rolled up and the span holds a whole month. Pure."""
+    """The span cut into (kind, lo, hi) parts: whole UTC months ("month") in the middle, whole
+    days ("day") around them, and the rest at the ends ("entries"); entries only for an account
+    not rolled up. Pure."""
     if not rolled_up:
         return [("entries", span.since_ms, span.until_ms)]
-    first = month_start_ms(span.since_ms)
-    if first < span.since_ms:
-        first = next_month_ms(first)
-    last = month_start_ms(span.until_ms)
-    if first >= last:
+    first_day, last_day = -(-span.since_ms // DAY_MS) * DAY_MS, span.until_ms // DAY_MS * DAY_MS
+    if first_day >= last_day:
         return [("entries", span.since_ms, span.until_ms)]
-    parts = [("entries", span.since_ms, first), ("months", first, last)]
-    parts.append(("entries", last, span.until_ms))
+    first_month, last_month = month_start_ms(first_day), month_start_ms(last_day)
+    if first_month < first_day:
+        first_month = next_month_ms(first_month)
+    middle = [(rollup.DAY, first_day, last_day)]
+    if first_month < last_month:
+        middle = [(rollup.DAY, first_day, first_month), (rollup.MONTH, first_month, last_month),
+                  (rollup.DAY, last_month, last_day)]  # fmt: skip
+    parts = [("entries", span.since_ms, first_day), *middle, ("entries", last_day, span.until_ms)]
     return [p for p in parts if p[1] < p[2]]
 
 
@@ -236,13 +239,13 @@ def balances_at(
     session: Session, account: Account, points: Sequence[Point]
 ) -> tuple[list[int], dict[int, int]]:
     """The account's posted balance at each point, and the seq at each instant asked: whole
-    months from the rollup, the rest of the point's month from entries (three queries)."""
+    months and days from the rollup, the rest of the point's day from entries (three queries)."""
     rolled = rollup.is_rolled_up(account.code)
-    months = [month_start_ms(p.at_ms) for p in points] if rolled else []
-    seqs = seqs_at(session, sorted({p.at_ms for p in points} | set(months)))
-    before = _rolled_before(session, account, months) if rolled else [0] * len(points)
+    days = [p.at_ms // DAY_MS * DAY_MS for p in points] if rolled else []
+    seqs = seqs_at(session, sorted({p.at_ms for p in points} | set(days)))
+    before = _rolled_before(session, account, days) if rolled else [0] * len(points)
     ranges = [
-        (seqs[months[n]] if rolled else 1, p.line or (seqs[p.at_ms], None))
+        (seqs[days[n]] if rolled else 1, p.line or (seqs[p.at_ms], None))
         for n, p in enumerate(points)
     ]
     return [b + r for b, r in zip(before, _raw_totals(session, account, ranges))], seqs
@@ -270,19 +273,26 @@ def decode_cursor(cursor: str) -> tuple[int, int]:
     return int(found.group(1)), int(found.group(2))
 
 
-def _rolled_before(session: Session, account: Account, months_ms: list[int]) -> list[int]:
-    """The rollup's total for the account over the months before each month start."""
-    row = rollup.EarningsMonth
-    sums = [
-        func.coalesce(
-            func.sum(case((row.month < rollup.month_of(_instant(ms)), row.amount_minor), else_=0)),
-            0,
+def _rolled_before(session: Session, account: Account, days_ms: list[int]) -> list[int]:
+    """The rollup's total for the account before each day: its months before the day's month,
+    and its days from that month's first to the day."""
+    row = rollup.EarningsPeriod
+    sums = []
+    for day_ms in days_ms:
+        month, day = _period(rollup.MONTH, day_ms), _period(rollup.DAY, day_ms)
+        first = _period(rollup.DAY, month_start_ms(day_ms))
+        earlier = or_(
+            and_(row.grain == rollup.MONTH, row.period < month),
+            and_(row.grain == rollup.DAY, row.period >= first, row.period < day),
         )
-        for ms in months_ms
-    ]
+        sums.append(func.coalesce(func.sum(case((earlier, row.amount_minor), else_=0)), 0))
+    first_day = _period(rollup.DAY, month_start_ms(min(days_ms)))
     found = session.execute(
-        select(*sums).where(row.account_id == account.id, row.dimension == rollup.STATION)
-    ).one()
+        select(*sums).where(
+            row.account_id == account.id, row.dimension == rollup.TOTAL,
+            or_(row.grain == rollup.MONTH, row.period >= first_day),
+        )
+    ).one()  # fmt: skip
     return [int(x) for x in found]
 
 
@@ -325,18 +335,25 @@ def _created_ms(session: Session, seq: int) -> int:
 
 
 def _rolled_sums(
-    session: Session, account: Account, by: str, lo_ms: int, hi_ms: int
+    session: Session, account: Account, by: str, parts: list[tuple[str, int, int]]
 ) -> list[tuple[int, int, int]]:
-    """(key_id, amount_minor, entries) of the rollup's whole months in [lo_ms, hi_ms)."""
-    row = rollup.EarningsMonth
+    """(key_id, amount_minor, entries) of the rollup's whole days and months of `parts`."""
+    row = rollup.EarningsPeriod
+    within = or_(*[
+        and_(row.grain == grain, row.period >= _period(grain, lo), row.period < _period(grain, hi))
+        for grain, lo, hi in parts
+    ])  # fmt: skip
     rows = session.execute(
         select(row.key_id, func.sum(row.amount_minor), func.sum(row.entries))
-        .where(row.account_id == account.id, row.dimension == by,
-               row.month >= rollup.month_of(_instant(lo_ms)),
-               row.month < rollup.month_of(_instant(hi_ms)))
+        .where(row.account_id == account.id, row.dimension == by, within)
         .group_by(row.key_id)
-    ).all()  # fmt: skip
+    ).all()
     return [(int(k), int(a), int(n)) for k, a, n in rows]
+
+
+def _period(grain: str, at_ms: int) -> str:
+    """The rollup's period text of an instant."""
+    return rollup.period_of(grain, _instant(at_ms))
 
 
 def _raw_sums(

@@ -1,15 +1,18 @@
-"""Earnings per party account, month, and track or station: a rollup of the ledger's entries,
-kept in the posting's own transaction and rebuildable from the journal (`zamio royalty rollup`).
+"""Earnings per party account, UTC day and month, and track or station: a rollup of the ledger's
+entries, kept in the posting's own transaction and rebuildable from the journal
+(`zamio royalty rollup`).
 
 A row is what the ledger posted to one party account (any account whose code has no reserved
-prefix, as rights shares name them) in one UTC month of its transfers' created_at, from the
-transfers of one play's track (dimension "track") or at one station ("station"), as a signed
-amount on the account's normal side. A transfer belongs to a play when its idempotency key is
-the play's (`royalty:play:<id>`, its accrual) or starts with it and ':' (its hold's reversal,
-hold, release): so a hold and its release move the play's row, and the net is what the party
-holds from the play. Every other posted entry (claims, suspense releases, payouts) counts under
-key 0, so a month's rows of one dimension add up to the account's posted movement in it. Only
-money moves count (posted, posted_from_pending); a pending hold moves no posted money.
+prefix, as rights shares name them) in one UTC day or month (`grain`, `period` YYYY-MM-DD or
+YYYY-MM) of its transfers' created_at, from the transfers of one play's track (dimension
+"track"), at one station ("station"), or in all (dimension "total", key 0: balances at a date
+read one row per month or day), as a signed amount on the account's normal side. A transfer
+belongs to a play when its idempotency key is the play's (`royalty:play:<id>`, its accrual) or
+starts with it and ':' (its hold's reversal, hold, release): so a hold and its release move the
+play's row, and the net is what the party holds from the play. Every other posted entry (claims,
+suspense releases, payouts) counts under key 0, so a period's rows of one dimension add up to
+the account's posted movement in it. Only money moves count (posted, posted_from_pending); a
+pending hold moves no posted money.
 
 Maintenance is an append hook of the ledger (ledger/posting.py): it runs once per new transfer,
 inside the posting's savepoint, after the chain head is locked, so postings update rows one at a
@@ -34,28 +37,31 @@ from central.plays.models import Play
 from central.royalties.rights import RESERVED_PREFIXES
 from central.times import as_utc
 
-TRACK, STATION = "track", "station"
-DIMENSIONS = (TRACK, STATION)
+TRACK, STATION, TOTAL = "track", "station", "total"
+DIMENSIONS = (TRACK, STATION)  # what a breakdown is by
+MONTH, DAY = "month", "day"
+GRAINS = {MONTH: "%Y-%m", DAY: "%Y-%m-%d"}  # period text, in UTC
 NO_PLAY = 0  # key_id of entries that came from no play
 PLAY_KEY_PREFIX = "royalty:play:"
 PLAY_ID_DIGITS_MAX = 9  # ids are 32-bit integers
 
 
-class EarningsMonth(db.Model):
-    """What a party account was posted in one UTC month from one track or one station."""
+class EarningsPeriod(db.Model):
+    """What a party account was posted in one UTC day or month from one track or station."""
 
-    __tablename__ = "earnings_month"
+    __tablename__ = "earnings_period"
 
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id"), primary_key=True)
-    dimension: Mapped[str] = mapped_column(String(8), primary_key=True)  # track | station
-    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM, UTC
+    dimension: Mapped[str] = mapped_column(String(8), primary_key=True)  # track|station|total
+    grain: Mapped[str] = mapped_column(String(5), primary_key=True)  # month | day
+    period: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM(-DD), UTC
     key_id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     amount_minor: Mapped[int] = mapped_column(BigInteger)  # posted, on the normal side
     entries: Mapped[int] = mapped_column(Integer)
 
 
 def is_rolled_up(account_code: str) -> bool:
-    """Whether the rollup keeps the account's months (a party's earnings account)."""
+    """Whether the rollup keeps the account's periods (a party's earnings account)."""
     return not account_code.startswith(RESERVED_PREFIXES)
 
 
@@ -69,36 +75,36 @@ def play_id_of_key(idempotency_key: str) -> int | None:
     return int(digits)
 
 
-def month_of(moment: datetime) -> str:
-    """YYYY-MM of a UTC instant."""
-    return as_utc(moment).strftime("%Y-%m")
+def period_of(grain: str, moment: datetime) -> str:
+    """YYYY-MM (month) or YYYY-MM-DD (day) of an instant, in UTC."""
+    return as_utc(moment).strftime(GRAINS[grain])
 
 
 def roll_up(session: Session, transfer: Transfer, states: Mapping[str, AccountState]) -> None:
-    """Add a new transfer's party entries to their months (the ledger's append hook)."""
+    """Add a new transfer's party entries to their periods (the ledger's append hook)."""
     if transfer.state not in MONEY_STATES:
         return
     by_id = {s.id: s for s in states.values()}
     entries = [e for e in transfer.entries if is_rolled_up(by_id[e.account_id].code)]
     if not entries:
         return
-    keys = {TRACK: NO_PLAY, STATION: NO_PLAY}
+    keys = {TRACK: NO_PLAY, STATION: NO_PLAY, TOTAL: NO_PLAY}
     play_id = play_id_of_key(transfer.idempotency_key)
     if play_id is not None:
         row = session.execute(
             select(Play.track_id, Play.station_id).where(Play.id == play_id)
         ).first()
         if row is not None:
-            keys = {TRACK: row.track_id, STATION: row.station_id}
-    month = month_of(transfer.created_at)
+            keys = {TRACK: row.track_id, STATION: row.station_id, TOTAL: NO_PLAY}
+    periods = {grain: period_of(grain, transfer.created_at) for grain in GRAINS}
     values = []
     for e in entries:
         normal = by_id[e.account_id].normal_side
         signed = e.amount_minor if e.side == normal else -e.amount_minor
         values += [
-            {"account_id": e.account_id, "dimension": d, "month": month, "key_id": keys[d],
-             "amount_minor": signed, "entries": 1}
-            for d in DIMENSIONS
+            {"account_id": e.account_id, "dimension": d, "grain": grain, "period": period,
+             "key_id": key, "amount_minor": signed, "entries": 1}
+            for d, key in keys.items() for grain, period in periods.items()
         ]  # fmt: skip
     _add(session, values)
 
@@ -108,15 +114,15 @@ def _add(session: Session, values: list[dict]) -> None:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     merged: dict[tuple, dict] = {}
     for v in values:  # one account twice in a transfer: one row, or the upsert hits it twice
-        key = (v["account_id"], v["dimension"], v["month"], v["key_id"])
+        key = (v["account_id"], v["dimension"], v["grain"], v["period"], v["key_id"])
         held = merged.setdefault(key, {**v, "amount_minor": 0, "entries": 0})
         held["amount_minor"] += v["amount_minor"]
         held["entries"] += v["entries"]
-    table = EarningsMonth.__table__
+    table = EarningsPeriod.__table__
     insert = dialect.insert(table).values(list(merged.values()))
     session.execute(
         insert.on_conflict_do_update(
-            index_elements=["account_id", "dimension", "month", "key_id"],
+            index_elements=["account_id", "dimension", "grain", "period", "key_id"],
             set_={
                 "amount_minor": table.c.amount_minor + insert.excluded.amount_minor,
                 "entries": table.c.entries + insert.excluded.entries,
@@ -143,43 +149,53 @@ def party_account_sql(code_column: str) -> str:
     return " AND ".join(f"{code_column} NOT LIKE '{prefix}%'" for prefix in RESERVED_PREFIXES)
 
 
-def month_sql(dialect_name: str, column: str) -> str:
-    """SQL of YYYY-MM (UTC) of a timestamp column."""
+def day_sql(dialect_name: str, column: str) -> str:
+    """SQL of YYYY-MM-DD (UTC) of a timestamp column."""
     if dialect_name == "postgresql":
-        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM')"
-    return f"strftime('%Y-%m', {column})"
+        return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+    return f"strftime('%Y-%m-%d', {column})"
 
 
 def rebuild(session: Session) -> int:
-    """Recompute every row from the ledger's entries (in the caller's transaction); row count."""
+    """Recompute every row from the ledger's entries (in the caller's transaction); row count.
+    One pass over the entries, summed per (account, day, track, station), then per row."""
     name = session.get_bind().dialect.name
-    session.execute(delete(EarningsMonth))
+    session.execute(delete(EarningsPeriod))
     money = ", ".join(f"'{state}'" for state in MONEY_STATES)
-    for dimension, column in ((TRACK, "track_id"), (STATION, "station_id")):
-        session.execute(
-            text(
-                "INSERT INTO earnings_month"
-                " (account_id, dimension, month, key_id, amount_minor, entries)"
-                f" SELECT e.account_id, '{dimension}', {month_sql(name, 't.created_at')},"
-                f" COALESCE(p.{column}, {NO_PLAY}),"
-                " SUM(CASE WHEN e.side = a.normal_side THEN e.amount_minor"
-                " ELSE -e.amount_minor END), COUNT(*)"
-                " FROM ledger_entry e JOIN ledger_transfer t ON t.seq = e.transfer_seq"
-                " JOIN ledger_account a ON a.id = e.account_id"
-                f" LEFT JOIN play p ON p.id = {play_id_sql(name, 't.idempotency_key')}"
-                f" WHERE t.state IN ({money}) AND {party_account_sql('a.code')}"
-                f" GROUP BY e.account_id, {month_sql(name, 't.created_at')},"
-                f" COALESCE(p.{column}, {NO_PLAY})"
-            )
+    day = day_sql(name, "t.created_at")
+    materialized = " MATERIALIZED" if name == "postgresql" else ""
+    per_row = " UNION ALL ".join(
+        f"SELECT account_id, '{dimension}', '{grain}', {period}, {column or NO_PLAY},"
+        f" SUM(amount), SUM(n) FROM x GROUP BY account_id, {period}"
+        + (f", {column}" if column else "")
+        for dimension, column in ((TRACK, "track_id"), (STATION, "station_id"), (TOTAL, None))
+        for grain, period in ((DAY, "day"), (MONTH, "substr(day, 1, 7)"))
+    )
+    session.execute(
+        text(
+            f"WITH x AS{materialized} (SELECT e.account_id, {day} AS day,"
+            f" COALESCE(p.track_id, {NO_PLAY}) AS track_id,"
+            f" COALESCE(p.station_id, {NO_PLAY}) AS station_id,"
+            " SUM(CASE WHEN e.side = a.normal_side THEN e.amount_minor"
+            " ELSE -e.amount_minor END) AS amount, COUNT(*) AS n"
+            " FROM ledger_entry e JOIN ledger_transfer t ON t.seq = e.transfer_seq"
+            " JOIN ledger_account a ON a.id = e.account_id"
+            f" LEFT JOIN play p ON p.id = {play_id_sql(name, 't.idempotency_key')}"
+            f" WHERE t.state IN ({money}) AND {party_account_sql('a.code')}"
+            f" GROUP BY e.account_id, {day}, COALESCE(p.track_id, {NO_PLAY}),"
+            f" COALESCE(p.station_id, {NO_PLAY}))"
+            " INSERT INTO earnings_period"
+            f" (account_id, dimension, grain, period, key_id, amount_minor, entries) {per_row}"
         )
-    return int(session.scalar(select(func.count()).select_from(EarningsMonth)) or 0)
+    )
+    return int(session.scalar(select(func.count()).select_from(EarningsPeriod)) or 0)
 
 
 def stored_rows(session: Session) -> dict[tuple, tuple[int, int]]:
-    """Every row as {(account_id, dimension, month, key_id): (amount_minor, entries)}."""
+    """Every row as {(account_id, dimension, grain, period, key_id): (amount, entries)}."""
     return {
-        (r.account_id, r.dimension, r.month, r.key_id): (r.amount_minor, r.entries)
-        for r in session.scalars(select(EarningsMonth))
+        (r.account_id, r.dimension, r.grain, r.period, r.key_id): (r.amount_minor, r.entries)
+        for r in session.scalars(select(EarningsPeriod))
     }
 
 

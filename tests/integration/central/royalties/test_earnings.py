@@ -205,7 +205,7 @@ def test_rollup_command_checks_and_rebuilds(any_app: Flask, accrued: dict) -> No
     result = runner.invoke(cli, ["royalty", "rollup", "--check"])
     assert result.exit_code == 0 and "matches the ledger" in result.output, result.output
     with any_app.app_context():
-        db.session.execute(delete(rollup.EarningsMonth).where(rollup.EarningsMonth.key_id > 0))
+        db.session.execute(delete(rollup.EarningsPeriod).where(rollup.EarningsPeriod.key_id > 0))
         db.session.commit()
     result = runner.invoke(cli, ["royalty", "rollup", "--check"])
     assert result.exit_code == 1 and "differ from the ledger" in result.output
