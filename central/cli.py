@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from central import create_app
+from central.auth.cli import audit_command, token_cli, user_cli
 from central.catalog.cli import catalog_cli
 from central.config import Settings, load_settings, redact_url
 from central.db_cli import db_cli
@@ -52,6 +53,9 @@ COMMANDS: list[click.Command] = [
     rematch_command,  # zamio rematch --since T [--until T] [--station S] [--tracks new|all]
     purge_command,  # zamio purge
     scan_cli,  # zamio scan [--state-dir D] [--max-agents N] [--station CODE ...] | status
+    user_cli,  # zamio user add|list|disable|enable|link|unlink|invite|outbox
+    token_cli,  # zamio token create|list|revoke
+    audit_command,  # zamio audit [--since T] [--actor A] [--action X] [--json]
 ]
 
 
