@@ -10,7 +10,7 @@ import sys
 
 import click
 from flask import current_app
-from flask.cli import AppGroup
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from central import schema
@@ -276,6 +276,7 @@ def token_revoke(token_id: int) -> None:
 @click.option("--action", help="e.g. user.add, token.revoke.")
 @click.option("--limit", type=click.IntRange(1, 10_000), default=100, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of lines.")
+@with_appcontext
 def audit_command(
     since: str | None, actor: str | None, action: str | None, limit: int, as_json: bool
 ) -> None:
