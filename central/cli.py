@@ -15,7 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from central import create_app
-from central.auth.cli import audit_command, token_cli, user_cli
+from central.auth import audit
+from central.auth.cli import audit_command, cli_login, token_cli, user_cli
 from central.catalog.cli import catalog_cli
 from central.config import Settings, load_settings, redact_url
 from central.db_cli import db_cli
@@ -94,9 +95,11 @@ class ZamioGroup(click.Group):
         return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx: click.Context) -> object:
-        """Run the command; operating errors of the services become one line."""
+        """Run the command, its writes audited as cli:<login>; operating errors of the services
+        become one line."""
         try:
-            return super().invoke(ctx)
+            with audit.cli_actor(cli_login()):
+                return super().invoke(ctx)
         except OperationalError as error:
             url = _settings(ctx).database_url
             raise click.ClickException(database_problem(error, url)) from None

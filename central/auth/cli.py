@@ -25,8 +25,8 @@ user_cli = AppGroup("user", help="People: add, list, disable, link to stations a
 token_cli = AppGroup("token", help="Personal access tokens of the API: create, list, revoke.")
 
 
-def _actor() -> str:
-    """The audit log's actor for this command: the operating-system user running it."""
+def cli_login() -> str:
+    """The audit log's actor for a command: the operating-system user running it."""
     try:
         return f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
@@ -34,8 +34,10 @@ def _actor() -> str:
 
 
 def _ready() -> None:
-    """The schema must be current before any of these commands touch it."""
+    """The schema must be current before any of these commands touch it; they record their
+    own audit events."""
     schema.require_current_for_command(db.engine)
+    audit.recorded_by_command()
 
 
 def _user(email: str) -> User:
@@ -85,7 +87,7 @@ def user_add(
         )
     record = users.user_record(user, _codes())
     changes = {k: record[k] for k in ("email", "role", "stations", "parties")}
-    audit.record(db.session, _actor(), "cli", "user.add", "user", user.id, changes)
+    audit.record(db.session, cli_login(), "cli", "user.add", "user", user.id, changes)
     db.session.commit()
     click.echo(f"user {user.email} added as {role}")
     if invite:
@@ -124,7 +126,7 @@ def _set_active(email: str, active: bool) -> None:
     users.set_active(user, active, utc_now())
     action = "user.enable" if active else "user.disable"
     audit.record(
-        db.session, _actor(), "cli", action, "user", user.id, {"active": [not active, active]}
+        db.session, cli_login(), "cli", action, "user", user.id, {"active": [not active, active]}
     )
     db.session.commit()
     click.echo(
@@ -160,7 +162,7 @@ def user_link(email: str, stations: tuple[str, ...], parties: tuple[str, ...]) -
     except UserError as error:
         raise click.ClickException(str(error)) from None
     if added:
-        audit.record(db.session, _actor(), "cli", "user.link", "user", user.id, {"added": added})
+        audit.record(db.session, cli_login(), "cli", "user.link", "user", user.id, {"added": added})
     db.session.commit()
     click.echo(f"user {user.email}: linked {', '.join(added) or 'nothing new'}")
 
@@ -180,7 +182,9 @@ def user_unlink(email: str, stations: tuple[str, ...], parties: tuple[str, ...])
     except UserError as error:
         raise click.ClickException(str(error)) from None
     removed = [f"station:{c}" for c in stations] + [f"party:{p}" for p in parties]
-    audit.record(db.session, _actor(), "cli", "user.unlink", "user", user.id, {"removed": removed})
+    audit.record(
+        db.session, cli_login(), "cli", "user.unlink", "user", user.id, {"removed": removed}
+    )
     db.session.commit()
     click.echo(f"user {user.email}: unlinked {', '.join(removed) or 'nothing'}")
 
@@ -197,7 +201,7 @@ def user_invite(email: str, purpose: str | None, show: bool) -> None:
     token = users.issue_one_time_token(
         db.session, user, purpose, current_app.config["ZAMIO"].public_url
     )
-    audit.record(db.session, _actor(), "cli", f"user.{purpose}", "user", user.id)
+    audit.record(db.session, cli_login(), "cli", f"user.{purpose}", "user", user.id)
     db.session.commit()
     click.echo(f"{purpose} link mailed to {user.email} (see `zamio user outbox`)")
     if show:
@@ -230,7 +234,7 @@ def token_create(email: str, scopes: tuple[str, ...], expires: str, name: str) -
     except UserError as error:
         raise click.ClickException(str(error)) from None
     changes = {"name": row.name, "scopes": row.scopes}
-    audit.record(db.session, _actor(), "cli", "token.create", "token", row.id, changes)
+    audit.record(db.session, cli_login(), "cli", "token.create", "token", row.id, changes)
     db.session.commit()
     click.echo(
         f"token {row.id} for {user.email}: {row.scopes}, expires {iso_datetime(row.expires_at)}"
@@ -263,7 +267,7 @@ def token_revoke(token_id: int) -> None:
     if token is None:
         raise click.ClickException(f"no token {token_id}")
     if tokens.revoke(token, utc_now()):
-        audit.record(db.session, _actor(), "cli", "token.revoke", "token", token.id)
+        audit.record(db.session, cli_login(), "cli", "token.revoke", "token", token.id)
         db.session.commit()
         click.echo(f"token {token_id} revoked")
     else:

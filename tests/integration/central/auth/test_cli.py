@@ -127,3 +127,22 @@ def test_the_audit_log_is_append_only(pg_app: Flask, pg_runner: FlaskCliRunner) 
             with pytest.raises(IntegrityError, match="append-only"):
                 db.session.execute(text(statement))
             db.session.rollback()
+
+
+def test_every_cli_write_is_audited(pg_runner: FlaskCliRunner, tmp_path) -> None:  # noqa: ANN001
+    """Commands with no audit code of their own (station add, device add) leave one event each
+    with their parameters, secrets hidden; a read-only command leaves none."""
+    url = "https://listener:hunter2@stream.test/joy"
+    _ok(pg_runner, ["station", "add", "joy-fm", "--name", "Joy FM", "--stream-url", url])
+    secret_file = tmp_path / "pi.pass"
+    _ok(pg_runner, ["device", "add", "pi-01", "--station", "joy-fm", "--password-file",
+                    str(secret_file)])  # fmt: skip
+    _ok(pg_runner, ["station", "list"])
+    rows = json.loads(_ok(pg_runner, ["audit", "--json"]))
+    assert [(r["action"], r["object_id"]) for r in rows] == [
+        ("station.add", "joy-fm"),
+        ("device.add", "pi-01"),
+    ]
+    assert rows[0]["changes"]["stream_url"] == "https://listener:***@stream.test/joy"
+    assert rows[1]["changes"]["password_file"] == "***"
+    assert "hunter2" not in json.dumps(rows) and secret_file.read_text() not in json.dumps(rows)
