@@ -85,13 +85,17 @@ def time_range(since_ms: int, until_ms: int, span_ms_max: int = RANGE_MS_MAX) ->
 
 
 def parse_time_range(
-    since: str | None, until: str | None, now_ms: int, default_span_ms: int
+    since: str | None,
+    until: str | None,
+    now_ms: int,
+    default_span_ms: int,
+    span_ms_max: int = RANGE_MS_MAX,
 ) -> TimeRange:
     """[since, until) from text (ISO-8601, no offset meaning UTC; epoch ms; or an age like 24h);
     until defaults to now, since to until - default_span_ms."""
     until_ms = now_ms if until is None else _instant_ms("until", until, now_ms)
     since_ms = until_ms - default_span_ms if since is None else _instant_ms("since", since, now_ms)
-    return time_range(since_ms, until_ms)
+    return time_range(since_ms, until_ms, span_ms_max)
 
 
 def check_limit(limit: int, limit_max: int) -> int:
