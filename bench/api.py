@@ -4,7 +4,8 @@ their accruals and ledger entries): p50/p95 of the domain queries and, with --ht
 asserts timings (the target is p95 <= 50 ms).
 
     python bench/api.py [--stations 100] [--plays 5000000] [--days 365] [--tracks 2000]
-                        [--artists 400] [--repeats 50] [--http] [--keep]
+                        [--artists 400] [--repeats 50] [--http [--threads 8] [--clients 8]
+                        [--duration-s 20]] [--keep | --url URL]
 
 Setup: a throwaway PostgreSQL database (created, migrated, loaded by bench/api_data.py in bulk
 SQL, dropped at exit unless --keep). Each query runs --repeats times after two warm-ups, with
@@ -16,6 +17,7 @@ equal their entries, the rollup equals a rebuild, a breakdown adds up to the sta
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import sys
 import time
@@ -34,7 +36,7 @@ from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from bench import api_data  # noqa: E402
+from bench import api_data, api_http  # noqa: E402
 from bench._common import pct, table  # noqa: E402
 from central import create_app  # noqa: E402
 from central.extensions import MIGRATIONS_DIR  # noqa: E402
@@ -240,6 +242,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--repeats", type=int, default=50, help="timed runs per query")
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     parser.add_argument("--url", help="measure this database, already loaded (no build)")
+    parser.add_argument("--http", action="store_true", help="also time the endpoints over HTTP")
+    parser.add_argument("--threads", type=int, default=8, help="zamio serve's threads")
+    parser.add_argument("--clients", type=int, default=8, help="client threads for requests/s")
+    parser.add_argument("--duration-s", type=float, default=20.0, help="of the requests/s run")
     return parser.parse_args(argv)
 
 
@@ -259,11 +265,26 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             rows = time_cases(session, size, args.repeats)
             db.session.remove()
             db.engine.dispose()
+        http = measure_http(url, size, args) if args.http else None
         return {"url": url, "size": size, "plays": plays, "build_s": build_s,
-                "problems": problems, "rows": rows}  # fmt: skip
+                "problems": problems, "rows": rows, "http": http}  # fmt: skip
     finally:
         if not args.keep and not args.url:
             drop_database(url)
+
+
+def measure_http(url: str, size: api_data.Size, args: argparse.Namespace) -> dict[str, Any]:
+    """Latency per endpoint and requests/s through `zamio serve`."""
+    tokens = api_http.make_tokens(url)
+    table = api_http.endpoints(size, api_http.artist_play_ids(url))
+    process, port = api_http.start_server(url, args.threads)
+    try:
+        rows = api_http.latencies(port, tokens, table, args.repeats)
+        load = api_http.throughput(port, tokens, table, args.clients, args.duration_s)
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    return {"rows": rows, "load": load, "threads": args.threads}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -279,7 +300,17 @@ def main(argv: list[str] | None = None) -> int:
         print(f"INCONSISTENT: {problem}")
     headers = ["domain query", "p50 ms", "p95 ms", "max ms", "runs"]
     print(table("", headers, results["rows"]))
-    return 1 if results["problems"] else 0
+    http = results["http"]
+    if http is not None:
+        headers = ["HTTP endpoint (zamio serve)", "p50 ms", "p95 ms", "max ms", "runs", "non-200"]
+        print(table("", headers, http["rows"]))
+        load = http["load"]
+        print(f"\nrequests/s: {load['rps']:.0f} ({load['requests']:,} requests, {load['failed']}"
+              f" not 200) from {load['clients']} client threads against {http['threads']} server"
+              f" threads on {os.cpu_count()} cores; under that load p50 {load['p50']:.1f} ms,"
+              f" p95 {load['p95']:.1f} ms")  # fmt: skip
+    failed = http is not None and (http["load"]["failed"] or any(r[-1] for r in http["rows"]))
+    return 1 if results["problems"] or failed else 0
 
 
 if __name__ == "__main__":
