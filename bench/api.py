@@ -77,12 +77,14 @@ def drop_database(url: str) -> None:
     admin.close()
 
 
-def load(url: str, size: api_data.Size, verbose: bool = True) -> dict[str, float]:
+def load(
+    url: str, size: api_data.Size, verbose: bool = True, rebuild_rollup: bool = False
+) -> dict[str, float]:
     """Build the data set; seconds per step."""
     engine = create_engine(url, poolclass=NullPool)
     say = (lambda name, s: print(f"  {name}: {s:.1f} s", file=sys.stderr)) if verbose else None
     with engine.connect() as connection:
-        times = api_data.build(connection, size, say or (lambda *_: None))
+        times = api_data.build(connection, size, say or (lambda *_: None), rebuild_rollup)
     engine.dispose()
     return times
 
@@ -243,6 +245,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--keep", action="store_true", help="keep the database (prints its URL)")
     parser.add_argument("--url", help="measure this database, already loaded (no build)")
     parser.add_argument("--http", action="store_true", help="also time the endpoints over HTTP")
+    rebuild = "make the rollup with rollup.rebuild, as `zamio royalty rollup` does (timed)"
+    parser.add_argument("--rebuild-rollup", action="store_true", help=rebuild)
     parser.add_argument("--threads", type=int, default=8, help="zamio serve's threads")
     parser.add_argument("--clients", type=int, default=8, help="client threads for requests/s")
     parser.add_argument("--duration-s", type=float, default=20.0, help="of the requests/s run")
@@ -254,7 +258,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     size = api_data.Size(args.stations, args.plays, args.days, args.tracks, args.artists)
     url = args.url or make_database()
     try:
-        build_s = {} if args.url else load(url, size)
+        build_s = {} if args.url else load(url, size, rebuild_rollup=args.rebuild_rollup)
         app = create_app({"DATABASE_URL": url})
         with app.app_context():
             from central.extensions import db

@@ -136,6 +136,14 @@ def steps(size: Size) -> list[tuple[str, str]]:
          " FROM ledger_entry GROUP BY account_id) AS x WHERE a.id = x.account_id"),
         ("chain head", f"INSERT INTO ledger_chain_head (id, seq, hash) VALUES (1, {n},"
          f" md5('h{n}') || md5('i{n}'))"),
+        ("rollup", rollup.insert_sql("postgresql",
+         "SELECT x.account AS account_id, to_char(b.closed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')"
+         " AS day, b.track_id, b.station_id, SUM(x.amount) AS amount, COUNT(*) AS n"
+         " FROM bench_split b CROSS JOIN LATERAL (VALUES"
+         f" ({pub0} + b.track_id % {PUBLISHERS}, b.comp),"
+         f" ({lab0} + b.track_id % {LABELS}, b.label),"
+         f" ({art0} + b.track_id % {a}, b.amount - b.fee - b.comp - b.label)) AS x(account, amount)"
+         " GROUP BY 1, 2, 3, 4")),
         ("drop splits", "DROP TABLE bench_split"),
     ]  # fmt: skip
 
@@ -170,15 +178,19 @@ SEQUENCES = ("station", "track", "play", "rights_share", "ledger_account", "roya
 
 
 def build(
-    connection: Connection, size: Size, report: Callable[[str, float], None] = lambda *_: None
-) -> dict[str, float]:
-    """Load the data set into a migrated, empty database; seconds per step."""
+    connection: Connection, size: Size, report: Callable[[str, float], None] = lambda *_: None,
+    rebuild_rollup: bool = False,
+) -> dict[str, float]:  # fmt: skip
+    """Load the data set into a migrated, empty database; seconds per step. The rollup is
+    summed from the splits in bulk, or (rebuild_rollup) made by `rollup.rebuild` afterwards."""
     times: dict[str, float] = {}
     connection.execute(text("SET session_replication_role = replica"))  # no FK checks: bulk
     connection.execute(text("SET synchronous_commit = off"))
-    connection.execute(text("SET maintenance_work_mem = '512MB'"))
+    connection.execute(text("SET maintenance_work_mem = '1GB'"))
     connection.execute(text("SET work_mem = '256MB'"))
-    for name, sql in steps(size):
+    again = _drop_secondary_indexes(connection)
+    chosen = [(n, sql) for n, sql in steps(size) if not (rebuild_rollup and n == "rollup")]
+    for name, sql in chosen + ([("indexes", ";\n".join(again))] if again else []):
         start = time.perf_counter()
         with connection.connection.cursor() as cursor:  # no parameters: '%' and ':' as written
             cursor.execute(sql)
@@ -191,12 +203,13 @@ def build(
             text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
                  f" (SELECT COALESCE(MAX(id), 0) + 1 FROM {table}), false)")
         )  # fmt: skip
-    start = time.perf_counter()
-    with Session(bind=connection) as session:
-        rollup.rebuild(session)
-        session.commit()
-    times["rollup"] = time.perf_counter() - start
-    report("rollup", times["rollup"])
+    if rebuild_rollup:
+        start = time.perf_counter()
+        with Session(bind=connection) as session:
+            rollup.rebuild(session)
+            session.commit()
+        times["rollup (rebuild)"] = time.perf_counter() - start
+        report("rollup (rebuild)", times["rollup (rebuild)"])
     connection.commit()
     start = time.perf_counter()
     # as autovacuum would by now: the visibility map lets index-only scans skip the heap
@@ -206,3 +219,31 @@ def build(
     times["vacuum"] = time.perf_counter() - start
     report("vacuum", times["vacuum"])
     return times
+
+
+BULK_TABLES = ("play", "ledger_transfer", "ledger_entry", "royalty_accrual", "earnings_period")
+
+
+def _drop_secondary_indexes(connection: Connection) -> list[str]:
+    """Drop the bulk tables' indexes and unique constraints that no foreign key needs (faster
+    to build once, sorted, after the load); the SQL that makes them again."""
+    tables = ", ".join(f"'{t}'" for t in BULK_TABLES)
+    uniques = connection.execute(text(
+        "SELECT c.conname, c.conrelid::regclass::text, pg_get_constraintdef(c.oid)"
+        f" FROM pg_constraint c WHERE c.contype = 'u' AND c.conrelid::regclass::text IN ({tables})"
+        " AND NOT EXISTS (SELECT 1 FROM pg_constraint f WHERE f.contype = 'f'"
+        " AND f.conindid = c.conindid)"
+    )).all()  # fmt: skip
+    plain = connection.execute(text(
+        "SELECT i.indexname, i.indexdef FROM pg_indexes i"
+        f" WHERE i.tablename IN ({tables}) AND NOT EXISTS"
+        " (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+    )).all()  # fmt: skip
+    for name, table, _ in uniques:
+        connection.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    for name, _ in plain:
+        connection.execute(text(f'DROP INDEX "{name}"'))
+    connection.commit()
+    again = [f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {definition}'
+             for name, table, definition in uniques]  # fmt: skip
+    return again + [definition for _, definition in plain]

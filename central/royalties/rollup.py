@@ -163,7 +163,26 @@ def rebuild(session: Session) -> int:
     session.execute(delete(EarningsPeriod))
     money = ", ".join(f"'{state}'" for state in MONEY_STATES)
     day = day_sql(name, "t.created_at")
-    materialized = " MATERIALIZED" if name == "postgresql" else ""
+    per_entry = (
+        f"SELECT e.account_id, {day} AS day, COALESCE(p.track_id, {NO_PLAY}) AS track_id,"
+        f" COALESCE(p.station_id, {NO_PLAY}) AS station_id,"
+        " SUM(CASE WHEN e.side = a.normal_side THEN e.amount_minor"
+        " ELSE -e.amount_minor END) AS amount, COUNT(*) AS n"
+        " FROM ledger_entry e JOIN ledger_transfer t ON t.seq = e.transfer_seq"
+        " JOIN ledger_account a ON a.id = e.account_id"
+        f" LEFT JOIN play p ON p.id = {play_id_sql(name, 't.idempotency_key')}"
+        f" WHERE t.state IN ({money}) AND {party_account_sql('a.code')}"
+        f" GROUP BY e.account_id, {day}, COALESCE(p.track_id, {NO_PLAY}),"
+        f" COALESCE(p.station_id, {NO_PLAY})"
+    )
+    session.execute(text(insert_sql(name, per_entry)))
+    return int(session.scalar(select(func.count()).select_from(EarningsPeriod)) or 0)
+
+
+def insert_sql(dialect_name: str, per_day_sql: str) -> str:
+    """SQL that inserts every row from `per_day_sql`'s (account_id, day, track_id, station_id,
+    amount, n), summed per account, day, track and station (a bulk loader may give its own)."""
+    materialized = " MATERIALIZED" if dialect_name == "postgresql" else ""
     per_row = " UNION ALL ".join(
         f"SELECT account_id, '{dimension}', '{grain}', {period}, {column or NO_PLAY},"
         f" SUM(amount), SUM(n) FROM x GROUP BY account_id, {period}"
@@ -171,24 +190,10 @@ def rebuild(session: Session) -> int:
         for dimension, column in ((TRACK, "track_id"), (STATION, "station_id"), (TOTAL, None))
         for grain, period in ((DAY, "day"), (MONTH, "substr(day, 1, 7)"))
     )
-    session.execute(
-        text(
-            f"WITH x AS{materialized} (SELECT e.account_id, {day} AS day,"
-            f" COALESCE(p.track_id, {NO_PLAY}) AS track_id,"
-            f" COALESCE(p.station_id, {NO_PLAY}) AS station_id,"
-            " SUM(CASE WHEN e.side = a.normal_side THEN e.amount_minor"
-            " ELSE -e.amount_minor END) AS amount, COUNT(*) AS n"
-            " FROM ledger_entry e JOIN ledger_transfer t ON t.seq = e.transfer_seq"
-            " JOIN ledger_account a ON a.id = e.account_id"
-            f" LEFT JOIN play p ON p.id = {play_id_sql(name, 't.idempotency_key')}"
-            f" WHERE t.state IN ({money}) AND {party_account_sql('a.code')}"
-            f" GROUP BY e.account_id, {day}, COALESCE(p.track_id, {NO_PLAY}),"
-            f" COALESCE(p.station_id, {NO_PLAY}))"
-            " INSERT INTO earnings_period"
-            f" (account_id, dimension, grain, period, key_id, amount_minor, entries) {per_row}"
-        )
+    return (
+        f"WITH x AS{materialized} ({per_day_sql}) INSERT INTO earnings_period"
+        f" (account_id, dimension, grain, period, key_id, amount_minor, entries) {per_row}"
     )
-    return int(session.scalar(select(func.count()).select_from(EarningsPeriod)) or 0)
 
 
 def stored_rows(session: Session) -> dict[tuple, tuple[int, int]]:
