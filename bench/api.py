@@ -42,7 +42,7 @@ from central import create_app  # noqa: E402
 from central.extensions import MIGRATIONS_DIR  # noqa: E402
 from central.plays import queries  # noqa: E402
 from central.plays.models import Play  # noqa: E402
-from central.royalties import earnings, rollup  # noqa: E402
+from central.royalties import earnings, periods, rollup  # noqa: E402
 
 HOST = "127.0.0.1"
 PG_ADMIN = {"host": HOST, "port": 5432, "user": "postgres", "dbname": "postgres"}
@@ -137,8 +137,8 @@ def month_span(rng: random.Random, size: api_data.Size) -> queries.TimeRange:
     months = max(1, size.days // 31)
     first = api_data.T0_MS
     for _ in range(rng.randrange(months)):
-        first = earnings.next_month_ms(first)
-    return queries.time_range(first, earnings.next_month_ms(first), YEAR_MS + DAY_MS)
+        first = periods.next_month_ms(first)
+    return queries.time_range(first, periods.next_month_ms(first), YEAR_MS + DAY_MS)
 
 
 def day_span(rng: random.Random, size: api_data.Size) -> queries.TimeRange:

@@ -111,7 +111,7 @@ def endpoints(size: api_data.Size, play_ids: list[int]) -> dict[str, tuple[str, 
         return {"since": since, "until": since + DAY_MS}
 
     def month(r: random.Random) -> dict[str, int]:
-        from central.royalties.earnings import next_month_ms
+        from central.royalties.periods import next_month_ms
 
         first = api_data.T0_MS
         for _ in range(r.randrange(max(1, size.days // 31))):

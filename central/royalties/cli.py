@@ -216,10 +216,7 @@ def rollup_command(check: bool) -> None:
         stored = rollup.stored_rows(db.session)
         count = rollup.rebuild(db.session)
         rebuilt = rollup.stored_rows(db.session)
-        if check:
-            db.session.rollback()
-        else:
-            db.session.commit()
+        (db.session.rollback if check else db.session.commit)()  # --check changes nothing
     differ = sorted(k for k in stored.keys() | rebuilt.keys() if stored.get(k) != rebuilt.get(k))
     if check and differ:
         raise click.ClickException(

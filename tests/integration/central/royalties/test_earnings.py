@@ -17,7 +17,7 @@ from central.errors import QueryError
 from central.extensions import db, utc_now
 from central.ledger.queries import balance
 from central.plays.queries import TimeRange, time_range
-from central.royalties import earnings, holds, jobs, rollup, store
+from central.royalties import earnings, holds, jobs, periods, rollup, store
 from central.royalties.rights import PoolShares, RightsLine
 from central.royalties.suspense import claim_track_suspense
 from central.times import ms_of
@@ -74,8 +74,8 @@ def around_now(days: int = 1) -> TimeRange:
 
 def this_month() -> TimeRange:
     """The current UTC month: a span the rollup answers whole."""
-    first = earnings.month_start_ms(ms_of(utc_now()))
-    return time_range(first, earnings.next_month_ms(first), WIDE_MS)
+    first = periods.month_start_ms(ms_of(utc_now()))
+    return time_range(first, periods.next_month_ms(first), WIDE_MS)
 
 
 def by_key(breakdown: earnings.Breakdown) -> dict[str, int]:

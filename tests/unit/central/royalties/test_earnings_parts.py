@@ -7,7 +7,7 @@ import pytest
 
 from central.errors import QueryError
 from central.plays.queries import TimeRange
-from central.royalties import earnings, rollup
+from central.royalties import earnings, periods, rollup
 
 DEC_2025 = 1_764_547_200_000  # 2025-12-01T00:00:00Z
 JAN_2026 = 1_767_225_600_000
@@ -43,9 +43,9 @@ def test_party_accounts_are_rolled_up_and_reserved_ones_are_not():
 
 def test_months_start_and_follow_in_utc_across_a_year_end():
     """December's start, its next month, and a month start from an instant inside it."""
-    assert earnings.month_start_ms(DEC_2025 + 5 * DAY_MS + 7) == DEC_2025
-    assert earnings.next_month_ms(DEC_2025) == JAN_2026
-    assert earnings.next_month_ms(JAN_2026) == FEB_2026
+    assert periods.month_start_ms(DEC_2025 + 5 * DAY_MS + 7) == DEC_2025
+    assert periods.next_month_ms(DEC_2025) == JAN_2026
+    assert periods.next_month_ms(JAN_2026) == FEB_2026
 
 
 def test_a_period_is_cut_into_whole_months_whole_days_and_partial_ends():
@@ -53,20 +53,20 @@ def test_a_period_is_cut_into_whole_months_whole_days_and_partial_ends():
     or an account not rolled up, is entries only; aligned spans have no ends."""
     mid_dec, mid_jan = DEC_2025 + 15 * DAY_MS + 7, JAN_2026 + 10 * DAY_MS
     day_after = DEC_2025 + 16 * DAY_MS
-    assert earnings.period_parts(TimeRange(mid_dec, FEB_2026 + 3), True) == [
+    assert periods.period_parts(TimeRange(mid_dec, FEB_2026 + 3), True) == [
         ("entries", mid_dec, day_after), ("day", day_after, JAN_2026),
         ("month", JAN_2026, FEB_2026), ("entries", FEB_2026, FEB_2026 + 3),
     ]  # fmt: skip
-    assert earnings.period_parts(TimeRange(DEC_2025, FEB_2026), True) == [
+    assert periods.period_parts(TimeRange(DEC_2025, FEB_2026), True) == [
         ("month", DEC_2025, FEB_2026)
     ]
-    assert earnings.period_parts(TimeRange(mid_dec, mid_jan), True) == [
+    assert periods.period_parts(TimeRange(mid_dec, mid_jan), True) == [
         ("entries", mid_dec, day_after), ("day", day_after, mid_jan)
     ]  # fmt: skip
-    assert earnings.period_parts(TimeRange(mid_dec, mid_dec + 3600_000), True) == [
+    assert periods.period_parts(TimeRange(mid_dec, mid_dec + 3600_000), True) == [
         ("entries", mid_dec, mid_dec + 3600_000)
     ]
-    assert earnings.period_parts(TimeRange(DEC_2025, FEB_2026), False) == [
+    assert periods.period_parts(TimeRange(DEC_2025, FEB_2026), False) == [
         ("entries", DEC_2025, FEB_2026)
     ]
 
