@@ -121,13 +121,10 @@ def checked_metadata(
         fields.get("title"), fields.get("artist"), fields.get("isrc"), fields.get("iswc"),
         fields.get("external_id"), fields.get("shares"), parties,
     )  # fmt: skip
-    taken = (
-        metadata
-        and metadata.external_id
-        and store.find_by_external_id(session, metadata.external_id)
-    )
-    if metadata and taken:
-        problems.append(f"external_id: {metadata.external_id} is already registered")
+    wanted = fields.get("external_id")
+    wanted = wanted.strip() if isinstance(wanted, str) else None
+    if wanted and store.find_by_external_id(session, wanted) is not None:
+        problems.append(f"external_id: {wanted} is already registered")
     if problems or metadata is None:
         raise UploadError(problems)
     return metadata
