@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from apiflask import APIFlask
 from flask import Flask
 from sqlalchemy.engine import make_url
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -21,7 +22,18 @@ logger = logging.getLogger(__name__)
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     """Build the app from defaults, ZAMIO_* variables and `overrides`; upgrade SQLite if behind."""
     settings = load_settings(os.environ, overrides)
-    app = Flask(__name__)
+    app = APIFlask(
+        __name__,
+        title="ZamIO API",
+        version="1",
+        spec_path=api.SPEC_PATH,
+        docs_path=api.DOCS_PATH,
+        docs_ui="swagger-ui",
+        json_errors=False,  # problem+json under /api (central/api/problems.py), HTML elsewhere
+        static_url_path="/api/static",
+        static_folder="api/static",
+    )
+    api.configure(app)
     app.config.update(
         ZAMIO=settings,
         TESTING=settings.testing,
@@ -32,7 +44,7 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     _prepare_sqlite_dir(settings)
     extensions.init_app(app)
     app.register_blueprint(health.blueprint)
-    app.register_blueprint(api.blueprint)
+    api.register(app)
     _trust_proxies(app, settings.trusted_proxies)
     if settings.database_auto_upgrade:
         with app.app_context():
@@ -57,6 +69,7 @@ def _trust_proxies(app: Flask, proxies: int) -> None:
 
 def _register_models() -> None:
     """Import every domain's models so their tables join the metadata Alembic compares."""
+    from central.auth import models as auth_models  # noqa: F401
     from central.catalog import models, upload_models  # noqa: F401
     from central.ingest import models as ingest_models  # noqa: F401
     from central.ledger import models as ledger_models  # noqa: F401

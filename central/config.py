@@ -49,8 +49,16 @@ class Settings:
     ingest_resend_interval_s: int = 60
     ingest_resend_tries_max: int = 5
     testing: bool = False
-    # Bearer token of /api/v1; unset: the API refuses every request. Secret: not in repr or logs.
+    # Bootstrap admin token of /api/v1 (no user row; for the first `POST /api/v1/users` or a
+    # script); unset: only users' personal access tokens work. Secret: not in repr or logs.
     api_token: str | None = dataclasses.field(default=None, repr=False)
+    # Throttling (Flask-Limiter; Redis at redis_url, else in memory): every API caller, failed
+    # authentications per client address, and logins and password resets per address and email
+    api_rate_limit: str = "600 per minute"
+    auth_failure_rate_limit: str = "30 per minute"
+    login_rate_limit: str = "10 per minute"
+    # The address people reach the console at, for links in mail (invites, password resets)
+    public_url: str = "http://127.0.0.1:8000"
     # Operator area (zamio serve behind a reverse proxy): how many proxies in front of the app
     # set X-Forwarded-For/-Proto/-Host/-Port/-Prefix; 0 (default): those headers are ignored.
     trusted_proxies: int = 0
@@ -112,6 +120,7 @@ def validate(settings: Settings) -> list[str]:
     problems.append(_check_scheme("ZAMIO_MQTT_URL", settings.mqtt_url, MQTT_SCHEMES))
     problems.append(_check_bind("ZAMIO_MQTT_BIND", settings.mqtt_bind))
     problems.append(_check_api_token(settings.api_token))
+    problems += _check_rate_limits(settings)
     if settings.trusted_proxies > TRUSTED_PROXIES_MAX:
         problems.append(f"ZAMIO_TRUSTED_PROXIES: at most {TRUSTED_PROXIES_MAX}")
     names = ("plays_close_wait_s", "batch_retention_days")
@@ -246,3 +255,16 @@ def _check_api_token(token: str | None) -> str:
             ' e.g. from `python -c "import secrets; print(secrets.token_urlsafe(32))"`'
         )
     return ""
+
+
+def _check_rate_limits(settings: Settings) -> list[str]:
+    """Why a throttling setting is no rate limit like `10 per minute` or `100/hour`."""
+    from limits import parse_many
+
+    problems = []
+    for name in ("api_rate_limit", "auth_failure_rate_limit", "login_rate_limit"):
+        try:
+            parse_many(getattr(settings, name))
+        except ValueError:
+            problems.append(f"ZAMIO_{name.upper()}: a rate like '10 per minute' or '100/hour'")
+    return problems

@@ -57,12 +57,11 @@ REQUEST_HEADER_BYTES_MAX = 64 * 1024
 def serve_command(
     host: str, port: int, threads: int, connections_max: int, channel_timeout_s: int
 ) -> None:
-    """Serve the read API and /health until interrupted; put TLS in front of it (a proxy)."""
+    """Serve the API (/api/v1, docs at /api/docs) and /health until interrupted; put TLS in
+    front of it (a proxy)."""
     schema.require_current_for_command(db.engine)
     db.session.remove()
     app = current_app._get_current_object()
-    if app.config["ZAMIO"].api_token is None:
-        click.echo("warning: ZAMIO_API_TOKEN is not set: /api/v1 refuses every request", err=True)
     try:
         server = create_server(
             app,

@@ -61,12 +61,12 @@ def test_unknown_things_are_json_404(get, log, path: str) -> None:
     """Unknown stations, plays and URLs under /api are 404 with a JSON error, never a 500."""
     response = get(path)
     assert response.status_code == 404
-    assert response.is_json and response.json["status"] == 404 and response.json["error"]
+    assert response.is_json and response.json["status"] == 404 and response.json["detail"]
 
 
 def test_unknown_station_is_named(get, log) -> None:
     """The 404 of a well-formed unknown code names it."""
-    assert get("/api/v1/stations/nope/plays").json["error"] == "no station nope"
+    assert get("/api/v1/stations/nope/plays").json["detail"] == "no station nope"
 
 
 def test_wrong_method_is_json_405_with_allow(api_app, log) -> None:

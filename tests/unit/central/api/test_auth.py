@@ -1,11 +1,12 @@
-"""Tests for central.api.auth and the API token setting: header parsing, comparison, refusal."""
+"""Tests for the bootstrap token (ZAMIO_API_TOKEN) and bearer parsing: parsing, comparison."""
 
 from __future__ import annotations
 
 import pytest
 
 from central import create_app
-from central.api.auth import bearer_token, token_matches
+from central.auth.policy import _bootstrap_matches as token_matches
+from central.auth.policy import bearer_token
 from central.config import load_settings
 from central.errors import ConfigError
 from tests.conftest import disposed
@@ -63,11 +64,11 @@ def test_an_empty_token_variable_is_a_config_error() -> None:
         load_settings({"ZAMIO_API_TOKEN": " "})
 
 
-def test_app_without_a_token_refuses_the_api(client) -> None:
-    """The default app has no token: /api/v1 answers 503 with how to enable it."""
+def test_app_without_a_bootstrap_token_refuses_it(client) -> None:
+    """The default app has no bootstrap token: the would-be one is refused like any unknown one."""
     response = client.get("/api/v1/stations", headers={"Authorization": f"Bearer {TOKEN}"})
-    assert response.status_code == 503
-    assert "set ZAMIO_API_TOKEN" in response.json["error"]
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
 
 
 def test_app_with_a_token_from_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:

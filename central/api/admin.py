@@ -1,0 +1,305 @@
+"""Admin: users (list, add, disable, link), the audit log (admins and auditors) and the ingest
+quarantine. Every write is audited with its actor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from apiflask import APIBlueprint, Schema, fields, validators
+from flask import current_app
+from sqlalchemy import select
+from werkzeug.exceptions import BadRequest, NotFound
+
+from central.api import pagination
+from central.api.idempotency import idempotent
+from central.api.schemas import Strict, cursor_field, instant_field, limit_field
+from central.auth import audit, roles, users
+from central.auth.errors import UserError
+from central.auth.models import User
+from central.auth.policy import current_principal, policy
+from central.auth.roles import ADMIN, AUDITOR
+from central.extensions import db, utc_now
+from central.ingest.models import QuarantinedPayload
+from central.stations.models import Station
+from central.times import at_ms, iso_datetime, now_ms, parse_instant_ms
+
+blueprint = APIBlueprint("admin", __name__, url_prefix="/api/v1", tag="Admin")
+CODES_MAX = 50
+
+
+class UserOut(Schema):
+    """A user: never their password hash."""
+
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    role = fields.String(required=True)
+    active = fields.Boolean(required=True)
+    stations = fields.List(fields.String(), required=True)
+    parties = fields.List(fields.String(), required=True)
+    created_at = fields.String(allow_none=True)
+    last_login_at = fields.String(allow_none=True)
+    disabled_at = fields.String(allow_none=True)
+
+
+class UserPage(Schema):
+    """One page of users, by id."""
+
+    users = fields.List(fields.Nested(UserOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class UsersQuery(Strict):
+    """role, limit, cursor."""
+
+    role = fields.String(validate=validators.OneOf(roles.ROLES))
+    limit = limit_field(100, 500)
+    cursor = cursor_field()
+
+
+def _codes() -> fields.List:
+    """A list of station or party codes."""
+    return fields.List(
+        fields.String(validate=validators.Length(1, 128)), validate=validators.Length(0, CODES_MAX)
+    )
+
+
+class UserIn(Schema):
+    """A user to add: invited by mail (the outbox) to choose their password."""
+
+    email = fields.String(required=True, validate=validators.Length(3, users.EMAIL_CHARS_MAX))
+    role = fields.String(required=True, validate=validators.OneOf(roles.ROLES))
+    stations = _codes()
+    parties = _codes()
+
+
+class UserPatch(Schema):
+    """Changes to a user: active, links to add or remove."""
+
+    active = fields.Boolean()
+    add_stations = _codes()
+    remove_stations = _codes()
+    add_parties = _codes()
+    remove_parties = _codes()
+
+
+class AuditOut(Schema):
+    """One audit event."""
+
+    id = fields.Integer(required=True)
+    at = fields.String(required=True)
+    actor = fields.String(required=True)
+    via = fields.String(required=True)
+    action = fields.String(required=True)
+    object_type = fields.String(required=True)
+    object_id = fields.String(required=True)
+    changes = fields.Dict(required=True)
+
+
+class AuditPage(Schema):
+    """One page of the audit log, oldest first."""
+
+    events = fields.List(fields.Nested(AuditOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class AuditQuery(Strict):
+    """since, until, actor, action, limit, cursor."""
+
+    since = instant_field("from")
+    until = instant_field("until")
+    actor = fields.String(validate=validators.Length(1, 120))
+    action = fields.String(validate=validators.Length(1, 64))
+    limit = limit_field(100, 500)
+    cursor = cursor_field()
+
+
+class QuarantineOut(Schema):
+    """A payload ingest refused."""
+
+    id = fields.Integer(required=True)
+    received_at = fields.String(allow_none=True)
+    topic = fields.String(required=True)
+    reason = fields.String(required=True)
+    detail = fields.String(required=True)
+    payload_bytes = fields.Integer(required=True)
+
+
+class QuarantinePage(Schema):
+    """One page of the quarantine, newest first."""
+
+    payloads = fields.List(fields.Nested(QuarantineOut), required=True)
+    next_cursor = fields.String(allow_none=True, required=True)
+
+
+class QuarantineQuery(Strict):
+    """reason, limit, cursor."""
+
+    reason = fields.String(validate=validators.Length(1, 64))
+    limit = limit_field(100, 500)
+    cursor = cursor_field()
+
+
+@blueprint.get("/users")
+@policy([ADMIN], scope="admin")
+@blueprint.input(UsersQuery, location="query", arg_name="args")
+@blueprint.output(UserPage)
+def user_list(args: dict[str, Any]) -> dict[str, Any]:
+    """Every user, by id, one page."""
+    query = select(User).order_by(User.id).limit(args["limit"] + 1)
+    if args.get("role"):
+        query = query.where(User.role == args["role"])
+    if args.get("cursor"):
+        (after,) = pagination.decode("users", args["cursor"], 1)
+        query = query.where(User.id > after)
+    rows = list(db.session.scalars(query))
+    codes = _station_codes()
+    page = rows[: args["limit"]]
+    more = len(rows) > args["limit"]
+    return {
+        "users": [users.user_record(u, codes) for u in page],
+        "next_cursor": pagination.encode("users", [page[-1].id]) if more else None,
+    }
+
+
+@blueprint.post("/users")
+@policy([ADMIN], scope="admin")
+@blueprint.input(UserIn, arg_name="body")
+@blueprint.output(UserOut, status_code=201)
+@blueprint.doc(responses=[400, 409])
+@idempotent
+def user_add(body: dict[str, Any]) -> dict[str, Any]:
+    """Add a user and mail them an invite (the outbox) to choose their password."""
+    actor = current_principal().actor
+    try:
+        user = users.add_user(
+            db.session,
+            body["email"],
+            body["role"],
+            None,
+            body.get("stations", ()),
+            body.get("parties", ()),
+        )
+    except UserError as error:
+        db.session.rollback()
+        raise BadRequest(str(error)) from None
+    users.issue_one_time_token(db.session, user, "invite", current_app.config["ZAMIO"].public_url)
+    record = users.user_record(user, _station_codes())
+    changes = {k: record[k] for k in ("email", "role", "stations", "parties")}
+    audit.record(db.session, actor, "api", "user.add", "user", user.id, changes)
+    db.session.commit()
+    return record
+
+
+@blueprint.patch("/users/<int:user_id>")
+@policy([ADMIN], scope="admin")
+@blueprint.input(UserPatch, arg_name="body")
+@blueprint.output(UserOut)
+@blueprint.doc(responses=[400, 404])
+def user_change(user_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    """Disable or enable a user (their tokens stop or start working at once), or change links."""
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    before = users.user_record(user, _station_codes())
+    try:
+        _apply(user, body)
+    except UserError as error:
+        db.session.rollback()
+        raise BadRequest(str(error)) from None
+    db.session.flush()
+    after = users.user_record(user, _station_codes())
+    changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
+    if changes:
+        action = "user.change"
+        audit.record(db.session, current_principal().actor, "api", action, "user", user.id, changes)
+    db.session.commit()
+    return after
+
+
+def _apply(user: User, body: dict[str, Any]) -> None:
+    """The changes of a UserPatch, checked against the role."""
+    if "active" in body and body["active"] != user.active:
+        users.set_active(user, body["active"], utc_now())
+    users.link(db.session, user, body.get("add_stations", ()), body.get("add_parties", ()))
+    remove_codes = body.get("remove_stations", ())
+    remove_ids = [
+        s.id for s in db.session.scalars(select(Station).where(Station.code.in_(remove_codes)))
+    ]
+    users.unlink(user, remove_ids, body.get("remove_parties", ()))
+    users.check_links(user)
+
+
+@blueprint.get("/audit")
+@policy([ADMIN, AUDITOR], scope="audit:read")
+@blueprint.input(AuditQuery, location="query", arg_name="args")
+@blueprint.output(AuditPage)
+def audit_list(args: dict[str, Any]) -> dict[str, Any]:
+    """The audit log, oldest first, one page."""
+    after = None
+    if args.get("cursor"):
+        (after,) = pagination.decode("audit", args["cursor"], 1)
+    rows = audit.events(
+        db.session,
+        since=_instant(args, "since"),
+        until=_instant(args, "until"),
+        actor=args.get("actor"),
+        action=args.get("action"),
+        after_id=after,
+        limit=args["limit"] + 1,
+    )
+    page = rows[: args["limit"]]
+    more = len(rows) > args["limit"]
+    return {
+        "events": [audit.event_record(e) for e in page],
+        "next_cursor": pagination.encode("audit", [page[-1].id]) if more else None,
+    }
+
+
+@blueprint.get("/quarantine")
+@policy([ADMIN, AUDITOR], scope="stations:read")
+@blueprint.input(QuarantineQuery, location="query", arg_name="args")
+@blueprint.output(QuarantinePage)
+def quarantine_list(args: dict[str, Any]) -> dict[str, Any]:
+    """Payloads ingest refused, newest first, one page."""
+    query = (
+        select(QuarantinedPayload).order_by(QuarantinedPayload.id.desc()).limit(args["limit"] + 1)
+    )
+    if args.get("reason"):
+        query = query.where(QuarantinedPayload.reason == args["reason"])
+    if args.get("cursor"):
+        (before,) = pagination.decode("quarantine", args["cursor"], 1)
+        query = query.where(QuarantinedPayload.id < before)
+    rows = list(db.session.scalars(query))
+    page = rows[: args["limit"]]
+    more = len(rows) > args["limit"]
+    return {
+        "payloads": [_quarantined(q) for q in page],
+        "next_cursor": pagination.encode("quarantine", [page[-1].id]) if more else None,
+    }
+
+
+def _quarantined(q: QuarantinedPayload) -> dict[str, Any]:
+    """A quarantined payload as JSON (never its bytes)."""
+    return {
+        "id": q.id,
+        "received_at": iso_datetime(q.received_at),
+        "topic": q.topic,
+        "reason": q.reason,
+        "detail": q.detail,
+        "payload_bytes": q.payload_bytes,
+    }
+
+
+def _station_codes() -> dict[int, str]:
+    """Station codes by id."""
+    return dict(db.session.execute(select(Station.id, Station.code)).tuples())
+
+
+def _instant(args: dict[str, Any], name: str) -> Any:
+    """A query's instant as a datetime, or None; 400 if unreadable."""
+    if not args.get(name):
+        return None
+    try:
+        return at_ms(parse_instant_ms(args[name], now_ms()))
+    except (ValueError, OverflowError) as error:
+        raise BadRequest(f"{name}: {error}") from None
