@@ -15,6 +15,7 @@ from central.catalog.upload_job import (
     Claim,
     analyse_upload,
     delete_file,
+    lock_registrations,
     register_upload,
 )
 from central.catalog.upload_models import (
@@ -86,6 +87,7 @@ def approve_review(
     if isinstance(analysis, str):
         session.rollback()
         raise ReviewError(f"review {review_id}: the upload cannot be analysed: {analysis}")
+    lock_registrations(session)
     review, upload = _pending(session, review_id)  # lock again: analysing committed
     claim = Claim(review.matched_track_id, "", review.reason, review.shared_start_ms,
                   review.shared_ms, owned=False)  # fmt: skip

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from rq.job import Job
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -63,6 +63,7 @@ logger = logging.getLogger(__name__)
 NO_TRACK = -1  # the track id an unregistered upload is matched as
 STALE_S = 1200  # a working upload unchanged this long lost its job (UPLOAD_JOB_S_MAX is 900)
 SWEEP_UPLOADS_MAX = 500
+REGISTRATION_LOCK = 0x7A616D_55504C  # "zam" "UPL": the advisory lock key of settle
 TOOLS_MISSING = (f"{FFMPEG} not found", f"{FFPROBE} not found")
 
 
@@ -97,15 +98,14 @@ def run_upload(session: Session, upload_id: int, fingerprint_version: int) -> st
     if isinstance(result, str):
         return fail_upload(session, upload_id, result)
     set_progress(session, upload_id, "checking")
-    for _ in range(2):  # again once if the same audio was registered meanwhile
+    for _ in range(2):  # again once if the same audio was registered meanwhile (an import)
         try:
-            claims = find_claims(session, result, parties, fingerprint_version)
-        except FingerprintVersionError as error:
-            return fail_upload(session, upload_id, f"catalogue not checkable: {error}")
-        try:
-            return settle(session, upload_id, result, claims, fingerprint_version)
+            return settle(session, upload_id, result, parties, fingerprint_version)
         except IntegrityError:
             session.rollback()
+        except FingerprintVersionError as error:
+            session.rollback()
+            return fail_upload(session, upload_id, f"catalogue not checkable: {error}")
     return fail_upload(session, upload_id, "registered meanwhile by another upload: send it again")
 
 
@@ -176,16 +176,19 @@ def settle(
     session: Session,
     upload_id: int,
     analysis: Analysis,
-    claims: list[Claim],
+    parties: frozenset[str],
     fingerprint_version: int,
 ) -> str:
-    """Under a lock on the upload: fail it (owned match), hold it for review (foreign match),
-    or register it; commit; the state. IntegrityError if the track was registered meanwhile."""
+    """Under the registration lock and a lock on the upload, check the catalogue as it is now
+    and fail the upload (owned match), hold it for review (another's) or register it; commit;
+    the state. IntegrityError if an import registered the same audio meanwhile."""
+    lock_registrations(session)
     row = session.get(TrackUpload, upload_id, with_for_update=True, populate_existing=True)
     assert row is not None, upload_id
     if row.state not in WORKING_STATES:
         session.rollback()
         return row.state
+    claims = find_claims(session, analysis, parties, fingerprint_version)
     row.content_hash, row.duration_ms = analysis.content_hash, analysis.duration_ms
     owned = [c for c in claims if c.owned]
     if owned:
@@ -200,6 +203,14 @@ def settle(
     session.commit()
     logger.info("upload %d: registered as track %d", upload_id, row.track_id)
     return REGISTERED
+
+
+def lock_registrations(session: Session) -> None:
+    """On PostgreSQL, take the transaction's lock on registering uploads: two workers checking
+    two uploads of one recording at once would each find the catalogue without the other's and
+    both register. (SQLite: one writer at a time, and the inline queue runs one job at once.)"""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": REGISTRATION_LOCK})
 
 
 def open_review(session: Session, row: TrackUpload, claim: Claim) -> TrackReview:

@@ -108,6 +108,33 @@ def test_two_runs_at_once_register_once(pg_app: Flask, rq: redis.Redis, tmp_path
     assert counts(pg_app) == (1, 1)
 
 
+def test_two_parties_uploading_one_recording_at_once_cannot_both_register(
+    pg_app: Flask, rq: redis.Redis, tmp_path: Path
+) -> None:
+    """Ama's song and Kasa's cut of it, worked by two workers at the same moment: the
+    registration lock makes one see the other's track: one registered, one held for review."""
+    song = transforms.song(77, 60.0)
+    first = submit_rq(pg_app, rq, song_file(tmp_path, "a.wav", song), fields("A", ISRC, AMA),
+                      frozenset({AMA}))  # fmt: skip
+    cut = song_file(tmp_path, "cut.flac", song[5 * SAMPLE_RATE_HZ : 50 * SAMPLE_RATE_HZ])
+    second = submit_rq(pg_app, rq, cut, fields("B", "GH-A01-26-00002", KASA), frozenset({KASA}))
+    states: dict[int, str] = {}
+    barrier = threading.Barrier(2)
+
+    def run(upload_id: int) -> None:
+        with pg_app.app_context():
+            barrier.wait()
+            states[upload_id] = run_upload(db.session, upload_id, FINGERPRINT_VERSION)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(states.values()) == ["registered", "review"]
+    assert counts(pg_app) == (1, 1)
+
+
 def test_review_on_postgres(pg_app: Flask, rq: redis.Redis, tmp_path: Path) -> None:
     """Kasa's cut of Ama's song is held; approved, it is registered and linked; another
     upload of it is then Kasa's own recording (failed), and Ama's is rejected on review."""
