@@ -103,9 +103,8 @@ def run_upload(session: Session, upload_id: int, fingerprint_version: int) -> st
             return settle(session, upload_id, result, parties, fingerprint_version)
         except IntegrityError:
             session.rollback()
-        except FingerprintVersionError as error:
-            session.rollback()
-            return fail_upload(session, upload_id, f"catalogue not checkable: {error}")
+        # a FingerprintVersionError (a catalogue of another version) is the operator's to fix:
+        # it fails the job, not the upload, which keeps its file for `rq requeue`
     return fail_upload(session, upload_id, "registered meanwhile by another upload: send it again")
 
 

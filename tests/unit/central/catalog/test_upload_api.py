@@ -223,3 +223,14 @@ def test_roles_and_scopes_are_enforced(api: Flask, ama: str, tmp_path: Path) -> 
     assert post["x-zamio-policy"]["scope"] == "catalog:write"
     assert any(p["name"] == "Idempotency-Key" for p in post["parameters"])
     assert "multipart/form-data" in post["requestBody"]["content"]
+
+
+def test_every_upload_route_declares_its_policy(api: Flask) -> None:
+    """Each route of the tracks blueprint names its roles and scope (none is left open)."""
+    from central.auth.policy import policy_of
+
+    rules = [r for r in api.url_map.iter_rules() if r.endpoint.startswith("tracks.")]
+    assert len(rules) == 7
+    for rule in rules:
+        declared = policy_of(api.view_functions[rule.endpoint])
+        assert declared is not None and not declared.public and declared.scope, rule.rule

@@ -17,11 +17,12 @@ from sqlalchemy import select
 
 from central import create_app
 from central.catalog.models import Track, TrackNearDuplicate
+from central.catalog.store import register_track
 from central.catalog.upload_job import run_upload
 from central.catalog.upload_models import TrackReview, TrackUpload
 from central.catalog.uploads import upload_status
 from central.cli import cli
-from central.errors import UploadError
+from central.errors import FingerprintVersionError, UploadError
 from central.extensions import db
 from central.royalties.store import track_shares
 from edge_agent.decode import decode_file
@@ -240,3 +241,25 @@ def test_an_upload_left_mid_way_is_finished_once(app: Flask, tmp_path: Path) -> 
     assert counts(app) == (1, 1)
     with app.app_context():
         assert db.session.scalars(select(TrackNearDuplicate)).all() == []
+
+
+def test_a_catalogue_of_another_fingerprint_version_keeps_the_upload(
+    app: Flask, tmp_path: Path
+) -> None:
+    """When the catalogue holds tracks fingerprinted only with another version (the operator's
+    to fix), the job fails but the upload does not: it waits, file kept, to be run again."""
+    with app.app_context():
+        register_track(
+            db.session, external_id="old", title="Old", artist=None, isrc=None,
+            duration_ms=10_000, content_hash="0" * 16,
+            fingerprints=fingerprint(transforms.song(43, 10.0), REFERENCE),
+            fingerprint_version=FINGERPRINT_VERSION + 1,
+        )  # fmt: skip
+        db.session.commit()
+    upload_id = submit(app, seeded_song(tmp_path, 44, 10.0), fields("A", ISRC, AMA),
+                       frozenset({AMA}))  # fmt: skip
+    row = upload_row(app, upload_id)
+    assert (row.state, row.error) == ("checking", None)
+    assert row.file_path is not None and Path(row.file_path).is_file()
+    with app.app_context(), pytest.raises(FingerprintVersionError):
+        run_upload(db.session, upload_id, FINGERPRINT_VERSION)
