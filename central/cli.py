@@ -15,6 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from central import create_app
+from central.auth import audit
+from central.auth.cli import audit_command, cli_login, token_cli, user_cli
 from central.catalog.cli import catalog_cli
 from central.config import Settings, load_settings, redact_url
 from central.db_cli import db_cli
@@ -52,6 +54,9 @@ COMMANDS: list[click.Command] = [
     rematch_command,  # zamio rematch --since T [--until T] [--station S] [--tracks new|all]
     purge_command,  # zamio purge
     scan_cli,  # zamio scan [--state-dir D] [--max-agents N] [--station CODE ...] | status
+    user_cli,  # zamio user add|list|disable|enable|link|unlink|invite|outbox
+    token_cli,  # zamio token create|list|revoke
+    audit_command,  # zamio audit [--since T] [--actor A] [--action X] [--json]
 ]
 
 
@@ -90,9 +95,11 @@ class ZamioGroup(click.Group):
         return super().make_context(info_name, args, parent=parent, **extra)
 
     def invoke(self, ctx: click.Context) -> object:
-        """Run the command; operating errors of the services become one line."""
+        """Run the command, its writes audited as cli:<login>; operating errors of the services
+        become one line."""
         try:
-            return super().invoke(ctx)
+            with audit.cli_actor(cli_login()):
+                return super().invoke(ctx)
         except OperationalError as error:
             url = _settings(ctx).database_url
             raise click.ClickException(database_problem(error, url)) from None

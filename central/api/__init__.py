@@ -68,10 +68,10 @@ def _configure_openapi(app: APIFlask) -> None:
 
 def register(app: APIFlask) -> None:
     """Blueprints, errors, the policy check, ETags and the spec's policies, on `app`."""
-    from central.api import admin, auth_views, me, plays, stations, tracks
+    from central.api import admin, auth_views, me, platform, plays, stations, tracks
 
     throttle.init_app(app)
-    for module in (auth_views, me, stations, plays, tracks, admin):
+    for module in (auth_views, me, stations, plays, tracks, admin, platform):
         app.register_blueprint(module.blueprint)
     app.before_request(_guard)
     app.after_request(_conditional)

@@ -163,10 +163,10 @@ def user_list(args: dict[str, Any]) -> dict[str, Any]:
 
 @blueprint.post("/users")
 @policy([ADMIN], scope="admin")
+@idempotent
 @blueprint.input(UserIn, arg_name="body")
 @blueprint.output(UserOut, status_code=201)
 @blueprint.doc(responses=[400, 409])
-@idempotent
 def user_add(body: dict[str, Any]) -> dict[str, Any]:
     """Add a user and mail them an invite (the outbox) to choose their password."""
     actor = current_principal().actor
@@ -292,7 +292,7 @@ def _quarantined(q: QuarantinedPayload) -> dict[str, Any]:
 
 def _station_codes() -> dict[int, str]:
     """Station codes by id."""
-    return dict(db.session.execute(select(Station.id, Station.code)).tuples())
+    return {row[0]: row[1] for row in db.session.execute(select(Station.id, Station.code))}
 
 
 def _instant(args: dict[str, Any], name: str) -> Any:

@@ -109,10 +109,10 @@ def token_list(args: dict[str, Any]) -> dict[str, Any]:
 
 @blueprint.post("/tokens")
 @policy(scope="tokens:write")
+@idempotent
 @blueprint.input(TokenIn, arg_name="body")
 @blueprint.output(NewTokenOut, status_code=201)
 @blueprint.doc(responses=[400, 409])
-@idempotent
 def token_create(body: dict[str, Any]) -> dict[str, Any]:
     """Make a token for yourself, with at most the scopes of the token asking."""
     principal = current_principal()

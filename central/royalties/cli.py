@@ -92,7 +92,7 @@ def ratecard_list(code: str | None, as_json: bool) -> None:
     """Every rate card version, with its bands and lines."""
     with _errors():
         rows = store.rate_cards(db.session, code)
-    records = [_card_record(row) for row in rows]
+    records = [store.card_record(row) for row in rows]
     if as_json:
         click.echo(json.dumps(records, indent=2))
         return
@@ -114,17 +114,6 @@ def ratecard_list(code: str | None, as_json: bool) -> None:
         click.echo(
             f"no rate cards yet: plays are priced by the built-in card ({_tariff_code()} v1)"
         )
-
-
-def _card_record(row: Any) -> dict[str, Any]:
-    """A stored version as a JSON-ready dict."""
-    return {
-        "id": row.id, "code": row.code, "version": row.version, "currency": row.currency,
-        "effective_from": iso_utc(row.effective_from_ms),
-        "effective_from_ms": row.effective_from_ms,
-        "composition_share_bp": row.composition_share_bp, "platform_fee_bp": row.platform_fee_bp,
-        "bands": json.loads(row.bands_json), "lines": json.loads(row.lines_json),
-    }  # fmt: skip
 
 
 @shares_cli.command("set")

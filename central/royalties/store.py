@@ -3,8 +3,10 @@ the accounts a royalty transfer needs, opened on demand. Callers commit."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from contextlib import suppress
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -25,6 +27,7 @@ from central.royalties.splits import check_shares, normalize_isrc, normalize_isw
 from central.royalties.tariff import RateCard
 from central.stations.models import Station
 from central.stations.store import find_station
+from central.times import iso_utc
 
 STATION_WALLET = "station_wallet"
 
@@ -203,3 +206,14 @@ def open_accounts(session: Session, legs: Iterable[Leg], currency: str) -> None:
         else:
             spec = account_spec(code, party_kind(code), currency)
         open_account(session, spec)
+
+
+def card_record(row: RateCardRow) -> dict[str, Any]:
+    """A stored version as a JSON-ready dict."""
+    return {
+        "id": row.id, "code": row.code, "version": row.version, "currency": row.currency,
+        "effective_from": iso_utc(row.effective_from_ms),
+        "effective_from_ms": row.effective_from_ms,
+        "composition_share_bp": row.composition_share_bp, "platform_fee_bp": row.platform_fee_bp,
+        "bands": json.loads(row.bands_json), "lines": json.loads(row.lines_json),
+    }  # fmt: skip
