@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from central import queues
 from central.catalog import store
 from central.catalog.analysis import Analysis, analyse_samples, landmark_problem
-from central.catalog.models import Track, TrackNearDuplicate
+from central.catalog.models import TrackNearDuplicate
 from central.catalog.near_duplicates import near_duplicates
 from central.catalog.upload_checks import external_id_choices
 from central.catalog.upload_models import (
@@ -328,7 +328,3 @@ def stale_uploads(session: Session, cutoff: datetime, limit: int) -> list[int]:
     )
     return list(session.scalars(query))
 
-
-def matched_track(session: Session, review: TrackReview) -> Track | None:
-    """The track a review's upload matched."""
-    return session.get(Track, review.matched_track_id)
