@@ -327,4 +327,3 @@ def stale_uploads(session: Session, cutoff: datetime, limit: int) -> list[int]:
         .limit(limit)
     )
     return list(session.scalars(query))
-
