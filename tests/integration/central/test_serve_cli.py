@@ -158,6 +158,12 @@ def test_serve_starts_with_its_limits(
     assert result.exit_code == 0, result.output
     assert "ZAMIO_API_TOKEN" not in result.stderr
     assert calls == [
-        {"host": "0.0.0.0", "port": 8123, **serve_cli.waitress_settings(8, 500, 30)},
+        {
+            "host": "0.0.0.0",
+            "port": 8123,
+            **serve_cli.waitress_settings(
+                8, 500, 30, 200 * 1024 * 1024 + serve_cli.FORM_OVERHEAD_BYTES_MAX
+            ),
+        },
     ]
     assert calls[0]["connection_limit"] == 500 and calls[0]["asyncore_use_poll"] is True
