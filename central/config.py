@@ -62,6 +62,10 @@ class Settings:
     # Operator area (zamio serve behind a reverse proxy): how many proxies in front of the app
     # set X-Forwarded-For/-Proto/-Host/-Port/-Prefix; 0 (default): those headers are ignored.
     trusted_proxies: int = 0
+    # Track uploads (central/catalog/uploads.py): the largest file taken, and where files are
+    # kept; unset: an `uploads` folder beside the SQLite file, or in the user's data dir.
+    upload_bytes_max: int = 200 * 1024 * 1024
+    uploads_dir: str | None = None
 
     def redacted(self) -> dict[str, Any]:
         """The settings with every password and token replaced by ***, safe to log."""
@@ -120,7 +124,7 @@ def validate(settings: Settings) -> list[str]:
     if settings.trusted_proxies > TRUSTED_PROXIES_MAX:
         problems.append(f"ZAMIO_TRUSTED_PROXIES: at most {TRUSTED_PROXIES_MAX}")
     names = ("plays_close_wait_s", "batch_retention_days")
-    for name in (*names, "ingest_resend_interval_s", "ingest_resend_tries_max"):
+    for name in (*names, "ingest_resend_interval_s", "ingest_resend_tries_max", "upload_bytes_max"):
         if getattr(settings, name) < 1:
             problems.append(f"ZAMIO_{name.upper()}: must be at least 1")
     return [p for p in problems if p]

@@ -27,3 +27,15 @@ class StationError(Exception):
 
 class QueryError(Exception):
     """A read query asked for something it cannot have: a bad time, range, limit or cursor."""
+
+
+class UploadError(Exception):
+    """A track upload refused before it was stored; `problems` lists every problem found."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("; ".join(self.problems))
+
+
+class ReviewError(Exception):
+    """A review decision that cannot be made: unknown review, already decided, or unfit."""

@@ -30,6 +30,7 @@ QUEUE_NAME = "zamio"
 RESULT_TTL_S = 60  # nothing reads results; at 1,000 stations ~200 jobs/s of ~5 kB each
 FAILURE_TTL_S = 7 * 86400  # keep a failed job a week, for `rq requeue` after a fix
 PENDING_TTL_S = 3600  # a coalescing mark outlives no lost job by more than this
+UPLOAD_JOB_S_MAX = 900  # decoding and checking a 20-minute upload takes well under a minute
 _PENDING_KEY = "zamio:update_plays:pending:{station_id}"
 REDIS_CONNECT_S_MAX = 5.0  # an unreachable Redis fails an enqueue in this, not a TCP timeout
 REDIS_REPLY_S_MAX = 30.0  # a hung Redis too (workers raise it above their blocking dequeue)
@@ -218,6 +219,27 @@ def enqueue_accrue_royalty(queue: Queue, play_id: int) -> None:
         failure_ttl=FAILURE_TTL_S,
         retry=retry(),
     )
+
+
+def upload_job_id(upload_id: int) -> str:
+    """The one job id of an upload's processing: repeats replace rather than pile up."""
+    return f"process_upload-{upload_id}"
+
+
+def enqueue_process_upload(queue: Queue, upload_id: int) -> str:
+    """Enqueue the decoding, checking and registration of a stored upload; its job id (the job
+    is idempotent on the upload: a second run changes nothing)."""
+    job_id = upload_job_id(upload_id)
+    queue.enqueue(
+        "central.catalog.upload_job.process_upload",
+        upload_id,
+        job_id=job_id,
+        result_ttl=RESULT_TTL_S,
+        failure_ttl=FAILURE_TTL_S,
+        job_timeout=UPLOAD_JOB_S_MAX,
+        retry=retry(),
+    )
+    return job_id
 
 
 def release_update_plays(connection: Redis, station_id: int, interval_s: int = 0) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from rq import Queue
 from rq.cron import CronScheduler
 
+from central.catalog.upload_job import sweep_uploads
 from central.ingest.retention import purge_expired_batches
 from central.matching.jobs import sweep_unmatched
 from central.matching.rematch import rematch_new_tracks
@@ -29,6 +30,7 @@ SWEEP_UNMATCHED_S = 30  # a batch whose match job was lost is enqueued within th
 REMATCH_NEW_TRACKS_S = 600  # a new track's past plays appear within this (plus the work)
 PURGE_EXPIRED_S = 3600
 ACCRUE_PENDING_S = 300  # a closed play whose accrue_royalty job was lost is accrued within this
+SWEEP_UPLOADS_S = 300  # an upload whose job was lost is enqueued within this of going stale
 TICK_S = 1.0  # how often InlineSchedule looks for a due job
 
 PERIODIC_JOBS: tuple[tuple[Callable[[], object], int], ...] = (
@@ -37,6 +39,7 @@ PERIODIC_JOBS: tuple[tuple[Callable[[], object], int], ...] = (
     (rematch_new_tracks, REMATCH_NEW_TRACKS_S),
     (purge_expired_batches, PURGE_EXPIRED_S),
     (accrue_pending, ACCRUE_PENDING_S),
+    (sweep_uploads, SWEEP_UPLOADS_S),
 )
 
 

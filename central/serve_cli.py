@@ -18,8 +18,10 @@ CONNECTIONS_LIMIT = 10_000
 CHANNEL_TIMEOUT_S = 30  # a connection idle this long (no byte in or out) is closed
 CHANNEL_TIMEOUT_S_MAX = 3600
 CLEANUP_INTERVAL_S_MAX = 10  # idle connections are looked for at least this often
-# A read API takes no request bodies; a header block larger than this is no honest client's.
-REQUEST_BODY_BYTES_MAX = 64 * 1024
+# Bodies: JSON writes are small; a track upload is at most ZAMIO_UPLOAD_BYTES_MAX, plus the
+# multipart form around it (Flask answers 413 past the upload limit itself, as problem+json).
+FORM_OVERHEAD_BYTES_MAX = 1024 * 1024
+# A header block larger than this is no honest client's.
 REQUEST_HEADER_BYTES_MAX = 64 * 1024
 
 
@@ -67,7 +69,12 @@ def serve_command(
             app,
             host=host,
             port=port,
-            **waitress_settings(threads, connections_max, channel_timeout_s),
+            **waitress_settings(
+                threads,
+                connections_max,
+                channel_timeout_s,
+                app.config["ZAMIO"].upload_bytes_max + FORM_OVERHEAD_BYTES_MAX,
+            ),
         )
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
@@ -76,7 +83,9 @@ def serve_command(
     server.run()
 
 
-def waitress_settings(threads: int, connections_max: int, channel_timeout_s: int) -> dict[str, Any]:
+def waitress_settings(
+    threads: int, connections_max: int, channel_timeout_s: int, body_bytes_max: int
+) -> dict[str, Any]:
     """Waitress's settings: slow or idle clients are closed after channel_timeout_s and cannot
     hold more than connections_max sockets; poll() rather than select(), which stops at 1024."""
     return {
@@ -85,7 +94,7 @@ def waitress_settings(threads: int, connections_max: int, channel_timeout_s: int
         "channel_timeout": channel_timeout_s,
         "cleanup_interval": min(CLEANUP_INTERVAL_S_MAX, channel_timeout_s),
         "asyncore_use_poll": True,
-        "max_request_body_size": REQUEST_BODY_BYTES_MAX,
+        "max_request_body_size": body_bytes_max,
         "max_request_header_size": REQUEST_HEADER_BYTES_MAX,
         "ident": "zamio",
     }

@@ -68,10 +68,10 @@ def _configure_openapi(app: APIFlask) -> None:
 
 def register(app: APIFlask) -> None:
     """Blueprints, errors, the policy check, ETags and the spec's policies, on `app`."""
-    from central.api import admin, auth_views, earnings, me, platform, plays, stations
+    from central.api import admin, auth_views, earnings, me, platform, plays, stations, tracks
 
     throttle.init_app(app)
-    for module in (auth_views, me, stations, plays, earnings, admin, platform):
+    for module in (auth_views, me, stations, plays, tracks, earnings, admin, platform):
         app.register_blueprint(module.blueprint)
     app.before_request(_guard)
     app.after_request(_conditional)

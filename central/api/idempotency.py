@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ KEY_CHARS_MAX = 200
 IN_PROGRESS = 0
 KEEP_DAYS = 7
 ATTRIBUTE = "_zamio_idempotent"
+FILE_CHUNK_BYTES = 1 << 20
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -31,8 +33,23 @@ def request_hash() -> str:
     digest = hashlib.sha256()
     for part in (request.method, request.path, request.query_string.decode("latin-1")):
         digest.update(part.encode("utf-8", "replace") + b"\0")
-    digest.update(request.get_data(cache=True))
+    if request.mimetype == "multipart/form-data":
+        _multipart_digest(digest)
+    else:
+        digest.update(request.get_data(cache=True))
     return digest.hexdigest()
+
+
+def _multipart_digest(digest: Any) -> None:
+    """Each field and file of a multipart body: its boundary is chosen anew by the client for
+    every request, retries included, and files are read from where the parser spooled them."""
+    for name, value in sorted(request.form.items(multi=True)):
+        digest.update(json.dumps(["field", name, value]).encode() + b"\0")
+    for name, storage in sorted(request.files.items(multi=True), key=lambda item: item[0]):
+        digest.update(json.dumps(["file", name, storage.filename]).encode() + b"\0")
+        while chunk := storage.stream.read(FILE_CHUNK_BYTES):
+            digest.update(chunk)
+        storage.stream.seek(0)
 
 
 def idempotent(view: F) -> F:

@@ -26,7 +26,9 @@ TRACK_CHECKS: list[TrackCheck] = []
 PROGRESS_INTERVAL_S = 10.0  # off a terminal: an `import: N/total` line at most this often,
 PROGRESS_EVERY_TRACKS = 50  # or after this many more tracks, and after the last
 
-catalog_cli = AppGroup("catalog", help="Register reference tracks and list the catalogue.")
+catalog_cli = AppGroup(
+    "catalog", help="Register reference tracks (import, upload), review uploads, list them."
+)
 
 
 @catalog_cli.command("import")
@@ -182,3 +184,16 @@ def _row(cells: tuple[str, ...], widths: list[int]) -> str:
     """Cells padded to `widths`: text left-aligned, the two numeric columns right-aligned."""
     padded = [c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))]
     return "  ".join(padded).rstrip()
+
+
+# zamio catalog upload FILE --title T --party P [--share JSON] | upload-status ID
+# zamio catalog review list | approve ID [--note] | reject ID [--note]
+def _add_upload_commands() -> None:
+    """Attach the upload flow's commands (central/catalog/upload_cli.py) to the group."""
+    from central.catalog.upload_cli import review_cli, upload_command, upload_status_command
+
+    for command in (upload_command, upload_status_command, review_cli):
+        catalog_cli.add_command(command)
+
+
+_add_upload_commands()

@@ -2,7 +2,7 @@
 monthly earnings rollup (central/royalties/rollup.py), filled from the ledger as it stands.
 
 Revision ID: 0017
-Revises: 0015
+Revises: 0016
 Create Date: 2026-12-03
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017"
-down_revision = "0015"  # 0014 in the brief; on 0015 once main (auth) was merged in
+down_revision = "0016"  # 0014 in the brief; after 0016 (uploads) now that main is merged in
 branch_labels = None
 depends_on = None
 

@@ -15,15 +15,16 @@ pytestmark = pytest.mark.integration
 def test_scheduler_enqueues_every_periodic_job_on_the_pipeline_queue(
     redis_connection: redis.Redis,
 ) -> None:
-    """The sweeps of plays and of unmatched batches, rematch of new tracks, purge and the royalty
-    sweep are all due at start, on the workers' queue, and importable by name (a worker must
-    find them)."""
+    """The sweeps of plays and of unmatched batches, rematch of new tracks, purge, the royalty
+    sweep and the sweep of lost uploads are all due at start, on the workers' queue, and
+    importable by name (a worker must find them)."""
     scheduler = CronScheduler(connection=redis_connection)
     register_jobs(scheduler)
     scheduler.enqueue_jobs()
     queue = queues.pipeline_queue(redis_connection)
     names = sorted(job.func_name for job in queue.get_jobs())
     assert names == [
+        "central.catalog.upload_job.sweep_uploads",
         "central.ingest.retention.purge_expired_batches",
         "central.matching.jobs.sweep_unmatched",
         "central.matching.rematch.rematch_new_tracks",

@@ -70,9 +70,9 @@ def test_unknown_station_is_named(get, log) -> None:
 
 
 def test_wrong_method_is_json_405_with_allow(api_app, log) -> None:
-    """POST to a read endpoint, with the token, is 405 in JSON, with the Allow header kept."""
+    """DELETE of the station list, with the token, is 405 in JSON, with the Allow header kept."""
     headers = {"Authorization": f"Bearer {TOKEN}"}
-    response = api_app.test_client().post("/api/v1/stations", headers=headers)
+    response = api_app.test_client().delete("/api/v1/stations", headers=headers)
     assert response.status_code == 405 and response.is_json
     assert "GET" in response.headers["Allow"]
 

@@ -1,0 +1,88 @@
+"""The ownership half of the authorization matrix, generated from the OpenAPI document: for
+every operation whose policy names an ownership rule, every role it admits gets its own object
+(2xx) and another party's (404, as if it did not exist)."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+
+from central.auth import roles, tokens, users
+from central.extensions import db, utc_now
+from central.royalties.models import RightsShare
+from tests.integration.central.auth.conftest import PEOPLE
+from tests.integration.central.rows import T0_MS, add_play, add_track
+
+pytestmark = pytest.mark.integration
+
+_ARG = re.compile(r"{([^}]+)}")
+
+
+def _share(track_id: int, party: str) -> RightsShare:
+    """A whole master share of a track to `party`."""
+    return RightsShare(
+        track_id=track_id, pool="master", work_code=f"T{track_id}", party=party,
+        role="performer", share_bp=10_000,
+    )  # fmt: skip
+
+
+@pytest.fixture
+def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]]]:
+    """(own, other) object id per ownership rule and role: track A is the artist's, B the
+    label's, C nobody's here; play 1 of A at joy-fm, 2 of C at peace-fm, 3 of B at joy-fm;
+    each user has a spare token. None: the role has no "other" (it sees everything)."""
+    from central.stations.store import find_station
+
+    with pg_app.app_context():
+        joy, peace = find_station(db.session, "joy-fm"), find_station(db.session, "peace-fm")
+        a, b, c = (add_track(db.session, x) for x in "ABC")
+        db.session.add_all([
+            _share(a.id, "artist:ama:earnings"),
+            _share(b.id, "label:adomi:earnings"),
+            _share(c.id, "artist:someone-else:earnings"),
+        ])  # fmt: skip
+        plays = [add_play(db.session, s, t, T0_MS + n) for n, (s, t) in
+                 enumerate([(joy, a), (peace, c), (joy, b)])]  # fmt: skip
+        spare = {}
+        for role, (email, *_rest) in PEOPLE.items():
+            user = users.get_user(db.session, email)
+            row, _ = tokens.create_token(db.session, user, "spare", None, timedelta(days=1),
+                                         utc_now())  # fmt: skip
+            spare[role] = str(row.id)
+        db.session.commit()
+        p1, p2, p3 = (str(p.id) for p in plays)
+        ids = {"A": str(a.id), "B": str(b.id), "C": str(c.id)}
+    see_all = {"admin": None, "auditor": None}
+    return {
+        "station": {"station": ("joy-fm", "peace-fm")} | {r: ("joy-fm", None) for r in see_all},
+        "play": {"station": (p1, p2), "artist": (p1, p2), "rights_holder": (p3, p2)}
+        | {r: (p1, None) for r in see_all},
+        "track": {"artist": (ids["A"], ids["C"]), "rights_holder": (ids["B"], ids["C"])}
+        | {r: (ids["A"], None) for r in see_all},
+        "token": {r: (spare[r], spare["admin" if r != "admin" else "station"]) for r in PEOPLE},
+    }
+
+
+def test_own_objects_answer_and_others_are_404(pg_app: Flask, people, objects, call) -> None:
+    """Every owned operation × every role it admits × own and another's object."""
+    spec = pg_app.test_client().get("/api/v1/openapi.json").json
+    checked = 0
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            declared = operation["x-zamio-policy"]
+            if declared["owner"] is None:
+                continue
+            for role in declared["roles"]:
+                if declared["scope"] and declared["scope"] not in roles.allowed_scopes(role):
+                    continue
+                own, other = objects[declared["owner"]][role]
+                if other is not None:
+                    response = call(method.upper(), _ARG.sub(other, path), people[role])
+                    assert response.status_code == 404, (method, path, role, response.json)
+                response = call(method.upper(), _ARG.sub(own, path), people[role])
+                assert 200 <= response.status_code < 300, (method, path, role, response.json)
+                checked += 1
+    assert checked >= 20
