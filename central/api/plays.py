@@ -15,7 +15,6 @@ from central.auth.roles import ROLES
 from central.extensions import db
 from central.plays import queries
 from central.royalties import earnings
-from central.royalties.errors import AccrualError
 from central.times import now_ms
 
 blueprint = APIBlueprint("plays", __name__, url_prefix="/api/v1", tag="Plays")
@@ -66,10 +65,10 @@ class RoyaltyOut(Schema):
     """A play's accrual: amount (minor units), how it was priced and split, its transfers."""
 
     play_id = fields.Integer(required=True)
-    state = fields.String(required=True)
+    state = fields.String(required=True, metadata={"description": "not_accrued: none yet"})
     amount_minor = fields.Integer(required=True)
-    currency = fields.String(required=True)
-    batch_id = fields.String(required=True)
+    currency = fields.String(allow_none=True, required=True)
+    batch_id = fields.String(allow_none=True, required=True)
     hold_reason = fields.String(allow_none=True)
     explanation = fields.Dict(required=True)
     transfers = fields.List(fields.Nested(TransferOut), required=True)
@@ -118,12 +117,10 @@ def play_detail(play_id: int) -> dict[str, Any]:
 @blueprint.output(RoyaltyOut)
 @blueprint.doc(responses=[404])
 def play_royalty(play_id: int) -> dict[str, Any]:
-    """How the play's royalty was priced and split, and the transfers that carried it."""
+    """How the play's royalty was priced and split, and the transfers that carried it (state
+    not_accrued and no transfers while the play is open or waits for its accrual)."""
     who = current_principal()
-    try:
-        record = earnings.play_royalty(db.session, play_id, who.parties, who.station_ids)
-    except AccrualError as error:
-        raise NotFound(str(error)) from None
+    record = earnings.play_royalty(db.session, play_id, who.parties, who.station_ids)
     if record is None:
         raise NotFound(f"no play {play_id}")
     return record

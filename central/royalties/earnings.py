@@ -31,6 +31,7 @@ from central.ledger.queries import AccountBalance, account_balance
 from central.ledger.transfer import CREDIT, MONEY_STATES
 from central.plays.queries import DAY_MS, ROW_ID_MAX, TimeRange, check_limit, find_play
 from central.royalties import periods, rollup
+from central.royalties.jobs import find_accrual
 from central.royalties.queries import explain_play
 from central.royalties.rights import party_kind
 from central.stations.models import Station
@@ -40,6 +41,7 @@ EARNINGS_RANGE_MS_MAX = 366 * DAY_MS  # a (leap) year per statement or breakdown
 STATEMENT_LIMIT_DEFAULT = 100
 STATEMENT_LIMIT_MAX = 1000
 BREAKDOWN_BY = rollup.DIMENSIONS
+NOT_ACCRUED = "not_accrued"  # a play's royalty state before it has an accrual
 _CURSOR = re.compile(r"([0-9]{1,15}):([0-9]{1,5})")
 CURSOR_CHARS_MAX = 32
 
@@ -171,10 +173,16 @@ def play_royalty(
     parties: frozenset[str] | None = None,
     station_ids: frozenset[int] | None = None,
 ) -> dict[str, Any] | None:
-    """The play's royalty explanation (explain_play), or None when the play is not in scope;
-    AccrualError when it has no accrual yet."""
+    """The play's royalty explanation (explain_play), or None when the play is not in scope; a
+    play not accrued yet (open, or waiting for its job) is in state NOT_ACCRUED, with nothing."""
     if find_play(session, play_id, parties, station_ids) is None:
         return None
+    if find_accrual(session, play_id) is None:
+        return {
+            "play_id": play_id, "state": NOT_ACCRUED, "amount_minor": 0, "currency": None,
+            "batch_id": None, "hold_reason": None, "transfers": [],
+            "explanation": {"reason": "no accrual yet: the play is open, or not accrued yet"},
+        }  # fmt: skip
     return explain_play(session, play_id)
 
 

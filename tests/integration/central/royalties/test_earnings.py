@@ -196,6 +196,9 @@ def test_royalty_explanation_is_scoped_like_its_play(session: Session, accrued: 
     assert earnings.play_royalty(session, play, frozenset({KOFI})) is None
     assert earnings.play_royalty(session, play, None, frozenset({accrued["joy"].id})) is not None
     assert earnings.play_royalty(session, play, None, frozenset({accrued["peace"].id})) is None
+    unaccrued = rows.add_play(session, accrued["joy"], rows.add_track(session, "C"), rows.T0_MS)
+    session.commit()
+    assert earnings.play_royalty(session, unaccrued.id, None)["state"] == earnings.NOT_ACCRUED
 
 
 def test_rollup_command_checks_and_rebuilds(any_app: Flask, accrued: dict) -> None:
