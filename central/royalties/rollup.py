@@ -21,10 +21,22 @@ time and a refused posting leaves no trace. `rebuild` recomputes every row in SQ
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, ForeignKey, Integer, String, delete, func, select, text
+from sqlalchemy import (
+    BigInteger,
+    ForeignKey,
+    Integer,
+    String,
+    bindparam,
+    delete,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -44,6 +56,7 @@ GRAINS = {MONTH: "%Y-%m", DAY: "%Y-%m-%d"}  # period text, in UTC
 NO_PLAY = 0  # key_id of entries that came from no play
 PLAY_KEY_PREFIX = "royalty:play:"
 PLAY_ID_DIGITS_MAX = 9  # ids are 32-bit integers
+_PLAY = select(Play.track_id, Play.station_id).where(Play.id == bindparam("play_id"))
 
 
 class EarningsPeriod(db.Model):
@@ -91,9 +104,7 @@ def roll_up(session: Session, transfer: Transfer, states: Mapping[str, AccountSt
     keys = {TRACK: NO_PLAY, STATION: NO_PLAY, TOTAL: NO_PLAY}
     play_id = play_id_of_key(transfer.idempotency_key)
     if play_id is not None:
-        row = session.execute(
-            select(Play.track_id, Play.station_id).where(Play.id == play_id)
-        ).first()
+        row = session.execute(_PLAY, {"play_id": play_id}).first()
         if row is not None:
             keys = {TRACK: row.track_id, STATION: row.station_id, TOTAL: NO_PLAY}
     periods = {grain: period_of(grain, transfer.created_at) for grain in GRAINS}
@@ -110,24 +121,28 @@ def roll_up(session: Session, transfer: Transfer, states: Mapping[str, AccountSt
 
 
 def _add(session: Session, values: list[dict]) -> None:
-    """Add amounts and entry counts to their rows, made when new (one statement)."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    """Add amounts and entry counts to their rows, made when new (one upsert, compiled once)."""
     merged: dict[tuple, dict] = {}
     for v in values:  # one account twice in a transfer: one row, or the upsert hits it twice
         key = (v["account_id"], v["dimension"], v["grain"], v["period"], v["key_id"])
         held = merged.setdefault(key, {**v, "amount_minor": 0, "entries": 0})
         held["amount_minor"] += v["amount_minor"]
         held["entries"] += v["entries"]
+    session.execute(_upsert(session.get_bind().dialect.name), list(merged.values()))
+
+
+@functools.cache
+def _upsert(dialect_name: str) -> Any:
+    """INSERT ... ON CONFLICT DO UPDATE adding to a row's amount and entries (per dialect)."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
     table = EarningsPeriod.__table__
-    insert = dialect.insert(table).values(list(merged.values()))
-    session.execute(
-        insert.on_conflict_do_update(
-            index_elements=["account_id", "dimension", "grain", "period", "key_id"],
-            set_={
-                "amount_minor": table.c.amount_minor + insert.excluded.amount_minor,
-                "entries": table.c.entries + insert.excluded.entries,
-            },
-        )
+    insert = dialect.insert(table)
+    return insert.on_conflict_do_update(
+        index_elements=["account_id", "dimension", "grain", "period", "key_id"],
+        set_={
+            "amount_minor": table.c.amount_minor + insert.excluded.amount_minor,
+            "entries": table.c.entries + insert.excluded.entries,
+        },
     )
 
 
