@@ -213,17 +213,13 @@ def explain_command(play_id: int, as_json: bool) -> None:
 def rollup_command(check: bool) -> None:
     """Rebuild the earnings rollup (days, months) from the ledger (or, with --check, compare)."""
     with _errors():
-        stored = rollup.stored_rows(db.session)
-        count = rollup.rebuild(db.session)
-        rebuilt = rollup.stored_rows(db.session)
+        count, differ, example = rollup.rebuild_and_compare(db.session)
         (db.session.rollback if check else db.session.commit)()  # --check changes nothing
-    differ = sorted(k for k in stored.keys() | rebuilt.keys() if stored.get(k) != rebuilt.get(k))
     if check and differ:
         raise click.ClickException(
-            f"earnings rollup: {len(differ)} of {count} rows differ from the ledger,"
-            f" e.g. {differ[0]}: stored {stored.get(differ[0])}, ledger {rebuilt.get(differ[0])}"
+            f"earnings rollup: {differ} rows differ from the ledger's {count}, e.g. {example}"
         )
-    verb = "matches the ledger" if check else f"rebuilt ({len(differ)} rows changed)"
+    verb = "matches the ledger" if check else f"rebuilt ({differ} rows changed)"
     click.echo(f"earnings rollup: {count} rows, {verb}")
 
 

@@ -211,6 +211,28 @@ def insert_sql(dialect_name: str, per_day_sql: str) -> str:
     )
 
 
+def rebuild_and_compare(session: Session) -> tuple[int, int, tuple | None]:
+    """rebuild(), then (rows, keys whose row differs from before it, one such row as it was or
+    is now); in the caller's transaction, compared in SQL against a temporary copy of the old
+    rows, so a rollback leaves the rollup as it was."""
+    keys = "account_id, dimension, grain, period, key_id"
+    columns = f"{keys}, amount_minor, entries"
+    before, now = "earnings_period_before", "earnings_period"
+    session.execute(text(f"DROP TABLE IF EXISTS {before}"))
+    session.execute(text(f"CREATE TEMPORARY TABLE {before} AS SELECT {columns} FROM {now}"))
+    count = rebuild(session)
+    differ = (
+        f"SELECT * FROM (SELECT {columns} FROM {before} EXCEPT SELECT {columns} FROM {now}) AS a"
+        f" UNION ALL"
+        f" SELECT * FROM (SELECT {columns} FROM {now} EXCEPT SELECT {columns} FROM {before}) AS b"
+    )
+    distinct = f"SELECT DISTINCT {keys} FROM ({differ}) AS d"
+    changed = session.scalar(text(f"SELECT count(*) FROM ({distinct}) AS k"))
+    example = session.execute(text(f"SELECT * FROM ({differ}) AS d LIMIT 1")).first()
+    session.execute(text(f"DROP TABLE {before}"))
+    return count, int(changed or 0), None if example is None else tuple(example)
+
+
 def stored_rows(session: Session) -> dict[tuple, tuple[int, int]]:
     """Every row as {(account_id, dimension, grain, period, key_id): (amount, entries)}."""
     return {

@@ -210,7 +210,12 @@ def test_rollup_command_checks_and_rebuilds(any_app: Flask, accrued: dict) -> No
     with any_app.app_context():
         db.session.execute(delete(rollup.EarningsPeriod).where(rollup.EarningsPeriod.key_id > 0))
         db.session.commit()
+    with any_app.app_context():
+        lost = len(rollup.stored_rows(db.session))
     result = runner.invoke(cli, ["royalty", "rollup", "--check"])
     assert result.exit_code == 1 and "differ from the ledger" in result.output
-    assert runner.invoke(cli, ["royalty", "rollup"]).exit_code == 0
+    with any_app.app_context():
+        assert len(rollup.stored_rows(db.session)) == lost  # --check changed nothing
+    result = runner.invoke(cli, ["royalty", "rollup"])
+    assert result.exit_code == 0 and "rows changed" in result.output, result.output
     assert runner.invoke(cli, ["royalty", "rollup", "--check"]).exit_code == 0
