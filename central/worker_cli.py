@@ -17,6 +17,7 @@ from rq import Queue, SimpleWorker
 from rq.cron import CronScheduler
 
 from central import queues, schema, worker
+from central.api.idempotency import KEEP_DAYS
 from central.config import redact_url
 from central.extensions import db
 from central.ingest.retention import purge_expired
@@ -147,7 +148,8 @@ def purge_command() -> None:
     purged = purge_expired(db.session, datetime.now(UTC), days)
     click.echo(
         f"deleted {purged.batches} batches, {purged.quarantined} refused payloads and "
-        f"{purged.events} device events older than {days} days"
+        f"{purged.events} device events older than {days} days, and "
+        f"{purged.idempotency_records} idempotency records older than {KEEP_DAYS} days"
     )
 
 

@@ -1,5 +1,5 @@
 """Retention: stored hash batches, refused payloads and device events older than the retention
-are deleted.
+are deleted, and the API's idempotency records after their KEEP_DAYS.
 
 Batches are kept ZAMIO_BATCH_RETENTION_DAYS (default 30) so that tracks registered later can be
 found in past broadcasts (central/matching/rematch.py). A batch's detections go with it (ON
@@ -16,6 +16,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from central.api import idempotency
+from central.auth.models import IdempotencyRecord
 from central.extensions import db
 from central.ingest.models import BatchConflict, IngestedBatch, QuarantinedPayload
 from central.monitoring.models import DeviceEvent
@@ -34,6 +36,7 @@ class Purged:
     batches: int
     quarantined: int
     events: int
+    idempotency_records: int = 0
 
 
 def purge_expired(session: Session, now: datetime, retention_days: int) -> Purged:
@@ -46,7 +49,10 @@ def purge_expired(session: Session, now: datetime, retention_days: int) -> Purge
     )
     quarantined = _purge(session, QuarantinedPayload, QuarantinedPayload.received_at < cutoff)
     events = _purge(session, DeviceEvent, DeviceEvent.received_at < cutoff)
-    return Purged(batches, quarantined, events)
+    # the API's idempotency keys are replayed for KEEP_DAYS, whatever the batch retention
+    kept_since = now - timedelta(days=idempotency.KEEP_DAYS)
+    records = _purge(session, IdempotencyRecord, IdempotencyRecord.created_at < kept_since)
+    return Purged(batches, quarantined, events, records)
 
 
 def _purge(session: Session, model, expired, before_delete=None) -> int:
@@ -74,6 +80,7 @@ def purge_expired_batches() -> Purged:
         days = app.config["ZAMIO"].batch_retention_days
         purged = purge_expired(db.session, datetime.now(UTC), days)
     logger.info(
-        "retention: deleted %d batches, %d refused payloads, %d events", *vars(purged).values()
+        "retention: deleted %d batches, %d refused payloads, %d events, %d idempotency records",
+        *vars(purged).values(),
     )
     return purged

@@ -29,6 +29,10 @@ pytestmark = pytest.mark.integration
 
 SONG_S = 45.0
 QUIET_S = 4.0
+# quiet after the song: the agent goes on producing while central's three processes start (on a
+# busy machine that takes several seconds; batches and the end event sent before ingest
+# subscribes are all dropped, and then nothing tells central they existed)
+TAIL_S = 30.0
 READRATE = 3.0  # the file is read 3x faster than real time: ~16 s of publishing
 
 
@@ -87,7 +91,8 @@ def test_batches_dropped_after_puback_come_back_by_resend(
     play of the whole song, one royalty."""
     register_songs(pg_app, {"A": 91}, 60.0)
     quiet = np.random.default_rng(2).standard_normal(int(QUIET_S * 8000)).astype(np.float32)
-    audio = np.concatenate([quiet * 1e-3, song(91, SONG_S), quiet * 1e-3])
+    tail = np.random.default_rng(3).standard_normal(int(TAIL_S * 8000)).astype(np.float32)
+    audio = np.concatenate([quiet * 1e-3, song(91, SONG_S), tail * 1e-3])
     recording = write_wav(tmp_path / "show.wav", audio, 8000)
     spool = tmp_path / "spool.db"
     agent = AgentProcess(agent_config(tmp_path, broker.port, recording), tmp_path / "agent.log")

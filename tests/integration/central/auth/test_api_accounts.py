@@ -184,3 +184,25 @@ def test_tokens_and_passwords_never_reach_the_log(
     call("GET", "/api/v1/me", made.json["token"][:-1] + "Z")
     for secret in (made.json["token"], PASSWORD, *people.values()):
         assert secret not in caplog.text
+
+
+def test_idempotency_records_are_purged_after_their_days(pg_app: Flask, people, call) -> None:
+    """zamio purge deletes idempotency records older than KEEP_DAYS and keeps newer ones."""
+    from datetime import UTC, datetime, timedelta
+
+    from central.api.idempotency import KEEP_DAYS
+    from central.auth.models import IdempotencyRecord
+    from central.ingest.retention import purge_expired
+
+    for key in ("old", "new"):
+        body = {"name": key, "scopes": ["plays:read"]}
+        made = call("POST", "/api/v1/tokens", people["artist"], json=body,
+                    headers={"Idempotency-Key": key})  # fmt: skip
+        assert made.status_code == 201
+    with pg_app.app_context():
+        old = db.session.query(IdempotencyRecord).filter_by(key="old").one()
+        old.created_at = datetime.now(UTC) - timedelta(days=KEEP_DAYS, hours=1)
+        db.session.commit()
+        purged = purge_expired(db.session, datetime.now(UTC), 30)
+        assert purged.idempotency_records == 1
+        assert [r.key for r in db.session.query(IdempotencyRecord)] == ["new"]
