@@ -17,7 +17,6 @@ from central.demo.report import report_json, report_lines
 from central.demo.run import DemoError, DemoOptions, run_demo
 from central.errors import ConfigError
 
-TOKEN_COMMAND = "\"$(python -c 'import secrets; print(secrets.token_urlsafe(32))')\""
 MARKER = ".zamio-demo"  # a folder holding it is the demo's own: it may be emptied
 
 
@@ -113,8 +112,9 @@ def _show_next_steps(folder: Path, database_url: str) -> None:
         f"  zamio royalty explain 1\n"
         f"  zamio ledger balance station:{STATION}:wallet\n"
         f"  zamio ledger verify\n"
-        f"  export ZAMIO_API_TOKEN={TOKEN_COMMAND}\n"
+        f"  zamio user list\n"
+        f"  TOKEN=$(zamio token create <an artist's email above> | tail -1)\n"
         f"  zamio serve --port 8000 &\n"
-        f'  curl -H "Authorization: Bearer $ZAMIO_API_TOKEN" '
-        f"http://127.0.0.1:8000/api/v1/stations/{STATION}/plays"
+        f'  curl -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8000/api/v1/earnings\n'
+        f"  # the API's document: http://127.0.0.1:8000/api/docs"
     )

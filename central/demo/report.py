@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from central.demo.accounts import ArtistView
 from central.demo.programme import STATION, STATION_NAME, Aired, DemoTrack
 from central.ledger.audit import Report
 from central.ledger.money import format_minor
@@ -46,6 +47,7 @@ class DemoResult:
     heard_s: float
     batches: int
     quarantined: int
+    artist_view: ArtistView | None = None  # an artist's plays and earnings through the API
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,16 @@ def report_lines(result: DemoResult) -> list[str]:
         f"zamio ledger verify: {verdict}: {ledger.transfers} transfers, {ledger.entries} entries,"
         f" {ledger.accounts} accounts; chain head seq {ledger.head_seq} {ledger.head_hash[:16]}",
     ]
+    view = result.artist_view
+    if view is not None:
+        lines += [
+            "",
+            f"Through the API as {view.email} (role artist, party {view.party}, token"
+            f" {view.token_prefix}_..., scopes {' '.join(view.scopes)}):",
+            f"  GET /api/v1/plays: {view.plays} plays of their tracks;"
+            f" GET /api/v1/earnings: {format_minor(view.balance_minor, view.currency)};"
+            f" another party's earnings: {view.others_status}",
+        ]
     return lines
 
 
@@ -146,6 +158,7 @@ def report_json(result: DemoResult) -> dict[str, Any]:
         "plays": [asdict(p) for p in result.plays],
         "balances": [b.as_dict() for b in result.balances],
         "ledger": result.ledger.as_dict(),
+        "artist_view": None if result.artist_view is None else asdict(result.artist_view),
     }
     if result.aired is not None:
         check = check_programme(result.plays, result.aired)

@@ -10,6 +10,7 @@ in production.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import signal
 import subprocess
@@ -30,7 +31,7 @@ from central.catalog.cli import TRACK_CHECKS
 from central.catalog.importer import FAILED, ManifestEntry, import_entries
 from central.catalog.models import Track
 from central.catalog.near_duplicates import NearDuplicateCheck
-from central.demo import programme
+from central.demo import accounts, programme
 from central.demo.programme import DEVICE, STATION, STATION_NAME, Aired, DemoTrack
 from central.demo.report import DemoResult, PlayLine
 from central.embedded.broker import PROTOCOL, EmbeddedBroker, database_lookup
@@ -115,11 +116,26 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None]) -> DemoResult:
             _stop_agent(agent)
         _settle(app, queue, listener, options.stream_url is not None, echo)
         quarantined = listener.counts["quarantined"]
+    view = _artist_view(app, catalogue)
+    if view is not None:
+        echo(f"api       an artist's plays and earnings through /api/v1 ({view.email})")
     with app.app_context():
         result = _collect(app, database_url, catalogue, aired, quarantined)
+        result = dataclasses.replace(result, artist_view=view)
         db.session.remove()
         db.engine.dispose()  # the database file may be deleted next
     return result
+
+
+def _artist_view(app: Flask, catalogue: Sequence[DemoTrack]) -> accounts.ArtistView | None:
+    """The first played track's artist, through the API; None when nothing was played."""
+    with app.app_context():
+        first = db.session.scalar(select(Play.track_id).order_by(Play.start_ms).limit(1))
+        external_id = None if first is None else db.session.get(Track, first).external_id
+    track = next((t for t in catalogue if t.external_id == external_id), None)
+    if track is None:
+        return None
+    return accounts.artist_view(app, track.artist_account, programme.LABEL)
 
 
 def _catalogue(

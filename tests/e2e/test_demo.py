@@ -59,6 +59,21 @@ def test_the_play_log_is_the_programme(demo: tuple[dict, Path, dict[str, str]]) 
     assert report["quarantined"] == 0
 
 
+def test_an_artist_sees_their_plays_and_earnings_through_the_api(
+    demo: tuple[dict, Path, dict[str, str]],
+) -> None:
+    """The demo's artist token reads their plays and their balance over /api/v1, the same as the
+    ledger's, with read scopes only; another party's earnings are 404."""
+    report, _, _ = demo
+    view = report["artist_view"]
+    balances = {b["code"]: b["balance_minor"] for b in report["balances"]}
+    assert view["balance_minor"] == balances[view["party"]] > 0
+    assert 1 <= view["plays"] <= len(report["plays"])
+    assert view["others_status"] == 404
+    assert sorted(view["scopes"]) == ["catalog:read", "ledger:read", "plays:read"]
+    assert view["token_prefix"].startswith("zamio_pat_")
+
+
 def test_balances_are_the_plays_royalties(demo: tuple[dict, Path, dict[str, str]]) -> None:
     """Each play is priced by the built-in card; the station owes their sum and the artists,
     label and publisher are credited their shares of it, to the pesewa; the ledger verifies."""
