@@ -10,8 +10,6 @@ plays are final, so a log read page by page is exact for closed plays only.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +18,7 @@ from typing import Any
 from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import Session
 
+from central import cursors
 from central.catalog.models import EXTERNAL_ID_CHARS_MAX, Track
 from central.errors import QueryError
 from central.matching.models import Detection
@@ -38,7 +37,6 @@ DETECTIONS_LIMIT_DEFAULT = 100
 DETECTIONS_LIMIT_MAX = 1000
 STATUSES = ("open", "closed")
 ORDERS = ("asc", "desc")
-CURSOR_CHARS_MAX = 64
 INSTANT_CHARS_MAX = 64  # longer text is no time; refused before parsing
 _CURSOR = re.compile(r"([0-9]{1,15}):([0-9]{1,10})")
 
@@ -128,25 +126,14 @@ def play_filter(
 
 def encode_cursor(start_ms: int, play_id: int) -> str:
     """The opaque cursor of the page after the play (start_ms, play_id)."""
-    return base64.urlsafe_b64encode(f"{start_ms}:{play_id}".encode()).decode().rstrip("=")
+    return cursors.encode_pair(start_ms, play_id)
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
     """(start_ms, play_id) of a cursor made by encode_cursor, or QueryError."""
-    refused = QueryError("cursor: not a cursor this API gave out (pass next_cursor unchanged)")
-    if not 1 <= len(cursor) <= CURSOR_CHARS_MAX or not cursor.isascii():
-        raise refused
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        text = base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
-    except (binascii.Error, ValueError):
-        raise refused from None
-    parts = _CURSOR.fullmatch(text)
-    if parts is None:
-        raise refused
-    start_ms, play_id = int(parts.group(1)), int(parts.group(2))
+    start_ms, play_id = cursors.decode_pair(cursor, _CURSOR)
     if start_ms > INSTANT_MS_MAX or not 1 <= play_id <= ROW_ID_MAX:
-        raise refused
+        raise QueryError(cursors.REFUSED)
     return start_ms, play_id
 
 

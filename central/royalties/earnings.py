@@ -14,8 +14,6 @@ to the account's posted movement in the period."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -23,6 +21,7 @@ from typing import Any
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from central import cursors
 from central.catalog.models import Track
 from central.errors import QueryError
 from central.ledger.models import Account, Entry, Transfer
@@ -43,7 +42,6 @@ STATEMENT_LIMIT_MAX = 1000
 BREAKDOWN_BY = rollup.DIMENSIONS
 NOT_ACCRUED = "not_accrued"  # a play's royalty state before it has an accrual
 _CURSOR = re.compile(r"([0-9]{1,15}):([0-9]{1,5})")
-CURSOR_CHARS_MAX = 32
 
 
 @dataclass(frozen=True)
@@ -188,24 +186,15 @@ def play_royalty(
 
 def encode_cursor(seq: int, leg: int) -> str:
     """The opaque cursor of the statement page after the line (seq, leg)."""
-    return base64.urlsafe_b64encode(f"{seq}:{leg}".encode()).decode().rstrip("=")
+    return cursors.encode_pair(seq, leg)
 
 
 def decode_cursor(cursor: str) -> tuple[int, int]:
     """(seq, leg) of a cursor made by encode_cursor, or QueryError."""
-    refused = QueryError("cursor: not a cursor this API gave out (pass next_cursor unchanged)")
-    if not 1 <= len(cursor) <= CURSOR_CHARS_MAX or not cursor.isascii():
-        raise refused
-    try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        found = _CURSOR.fullmatch(
-            base64.b64decode(padded, altchars=b"-_", validate=True).decode("ascii")
-        )
-    except (binascii.Error, ValueError):
-        raise refused from None
-    if found is None or int(found.group(1)) < 1:
-        raise refused
-    return int(found.group(1)), int(found.group(2))
+    seq, leg = cursors.decode_pair(cursor, _CURSOR)
+    if seq < 1:
+        raise QueryError(cursors.REFUSED)
+    return seq, leg
 
 
 def _named(session: Session, by: str, sums: dict[int, list[int]]) -> list[dict[str, Any]]:
