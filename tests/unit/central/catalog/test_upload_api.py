@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -20,6 +21,7 @@ from werkzeug.test import encode_multipart
 from central import create_app
 from central.auth import tokens, users
 from central.auth.roles import ARTIST, AUDITOR, RIGHTS_HOLDER, STATION
+from central.cli import cli
 from central.extensions import db, utc_now
 from central.stations import store as stations
 from edge_agent.fingerprint import SAMPLE_RATE_HZ
@@ -114,6 +116,23 @@ def test_an_artist_uploads_and_sees_only_her_own(
     assert client.get(f"/api/v1/jobs/{job['id']}", headers=auth(kasa)).status_code == 404
     every = client.get("/api/v1/tracks", headers=auth(ADMIN_TOKEN)).json["tracks"]
     assert [t["id"] for t in every] == [track["id"]]
+
+
+def test_an_api_upload_is_found_on_air_by_playlog(api: Flask, ama: str, tmp_path: Path) -> None:
+    """A song uploaded through POST /api/v1/tracks is, once registered, the one play
+    `zamio playlog` finds in a broadcast of talk, that song and unregistered music."""
+    song = transforms.song(83, 40.0)
+    response = upload(
+        api.test_client(), ama, form(song_file(tmp_path, "s.wav", song), "Aired", AMA)
+    )
+    assert response.status_code == 202 and response.json["state"] == "registered", response.json
+    talk, unknown = transforms.speech(8.0, 4), transforms.song(998, 35.0)
+    radio = song_file(tmp_path, "radio.wav", np.concatenate([talk, song, unknown]))
+    result = api.test_cli_runner().invoke(cli, ["playlog", str(radio), "--json"])
+    assert result.exit_code == 0, result.output
+    plays = json.loads(result.stdout)
+    assert [p["track_id"] for p in plays] == ["aired"]
+    assert abs(plays[0]["start_s"] - 8.0) <= 2.0
 
 
 def test_a_claim_on_anothers_recording_waits_for_an_admin(
