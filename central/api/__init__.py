@@ -68,10 +68,20 @@ def _configure_openapi(app: APIFlask) -> None:
 
 def register(app: APIFlask) -> None:
     """Blueprints, errors, the policy check, ETags and the spec's policies, on `app`."""
-    from central.api import admin, auth_views, earnings, me, platform, plays, stations, tracks
+    from central.api import (
+        admin,
+        auth_views,
+        earnings,
+        me,
+        platform,
+        plays,
+        rights,
+        stations,
+        tracks,
+    )
 
     throttle.init_app(app)
-    for module in (auth_views, me, stations, plays, tracks, earnings, admin, platform):
+    for module in (auth_views, me, stations, plays, tracks, earnings, admin, platform, rights):
         app.register_blueprint(module.blueprint)
     app.before_request(_guard)
     app.after_request(_conditional)
