@@ -206,3 +206,29 @@ def test_idempotency_records_are_purged_after_their_days(pg_app: Flask, people, 
         purged = purge_expired(db.session, datetime.now(UTC), 30)
         assert purged.idempotency_records == 1
         assert [r.key for r in db.session.query(IdempotencyRecord)] == ["new"]
+
+
+def test_limits_are_shared_through_redis(pg_database_url: str, redis_url: str, people) -> None:
+    """With ZAMIO_REDIS_URL, two apps (two processes of zamio serve) count one token together."""
+    from central import create_app
+    from tests.conftest import disposed
+
+    apps = [
+        create_app(
+            {
+                "DATABASE_URL": pg_database_url,
+                "TESTING": True,
+                "REDIS_URL": redis_url,
+                "API_RATE_LIMIT": "4 per minute",
+            }
+        )  # fmt: skip
+        for _ in range(2)
+    ]
+    headers = {"Authorization": f"Bearer {people['auditor']}"}
+    try:
+        codes = [apps[n % 2].test_client().get("/api/v1/me", headers=headers).status_code
+                 for n in range(5)]  # fmt: skip
+    finally:
+        for app in apps:
+            disposed(app)
+    assert codes == [200, 200, 200, 200, 429]
