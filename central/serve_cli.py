@@ -1,4 +1,4 @@
-"""`zamio serve`: the app (read API, /health) on waitress, a production WSGI server."""
+"""`zamio serve`: the app (the API, its docs, /health) on waitress, a production WSGI server."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ MARKER = ".zamio-demo"  # a folder holding it is the demo's own: it may be empti
 @click.option(
     "--keep",
     is_flag=True,
-    help="Keep the data (in --dir) for `zamio plays`, `zamio ledger`, the read API.",
+    help="Keep the data (in --dir) for `zamio plays`, `zamio ledger`, the API.",
 )
 @click.option(
     "--dir",

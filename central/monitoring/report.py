@@ -1,4 +1,4 @@
-"""Device and station health as plain JSON-ready dicts, for `zamio status` and the read API."""
+"""Device and station health as plain JSON-ready dicts, for `zamio status` and the API."""
 
 from __future__ import annotations
 
