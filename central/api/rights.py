@@ -62,9 +62,14 @@ def shares_set(track_id: int, body: dict[str, Any]) -> dict[str, Any]:
     releases = suspense.set_shares(db.session, track.id, pools)
     db.session.flush()
     after = queries.track_record(db.session, track)
-    changes = {pool: [before.get(pool), after["shares"].get(pool)] for pool in body}
-    audit.record(db.session, current_principal().actor, "api", "shares.set", "track", track.id,
-                 changes)  # fmt: skip
+    changes = {
+        pool: [before.get(pool), after["shares"].get(pool)]
+        for pool in body
+        if before.get(pool) != after["shares"].get(pool)
+    }
+    if changes:  # the same document again changes nothing: nothing to audit
+        audit.record(db.session, current_principal().actor, "api", "shares.set", "track",
+                     track.id, changes)  # fmt: skip
     db.session.commit()
     return {
         "track": after,
