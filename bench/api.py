@@ -21,60 +21,33 @@ import os
 import random
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psycopg2
-
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import flask_migrate  # noqa: E402
 from sqlalchemy import create_engine, func, select, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from bench import api_data, api_http  # noqa: E402
+from bench import (  # noqa: E402
+    api_data,
+    api_http,
+    pg,  # noqa: E402
+)
 from bench._common import pct, table  # noqa: E402
 from central import create_app  # noqa: E402
-from central.extensions import MIGRATIONS_DIR  # noqa: E402
 from central.plays import queries  # noqa: E402
 from central.plays.models import Play  # noqa: E402
 from central.royalties import earnings, periods, rollup  # noqa: E402
 
-HOST = "127.0.0.1"
-PG_ADMIN = {"host": HOST, "port": 5432, "user": "postgres", "dbname": "postgres"}
 DAY_MS = api_data.DAY_MS
 YEAR_MS = 365 * DAY_MS
 WARMUPS = 2
 REBUILD_CHECK_PLAYS_MAX = 200_000  # above, check the rollup against entries for one month only
 Case = Callable[[Session, random.Random], Any]
-
-
-def make_database() -> str:
-    """A fresh, migrated database; its URL."""
-    name = f"zamio_bench_api_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(**PG_ADMIN)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    url = f"postgresql+psycopg2://postgres@{HOST}:5432/{name}"
-    app = create_app({"DATABASE_URL": url})
-    with app.app_context():
-        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
-    return url
-
-
-def drop_database(url: str) -> None:
-    """Drop the benchmark's database."""
-    admin = psycopg2.connect(**PG_ADMIN)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    admin.close()
 
 
 def load(
@@ -256,7 +229,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Build (or reuse), check and measure; the results."""
     size = api_data.Size(args.stations, args.plays, args.days, args.tracks, args.artists)
-    url = args.url or make_database()
+    url = args.url or pg.make_database("zamio_bench_api")
     try:
         build_s = {} if args.url else load(url, size, rebuild_rollup=args.rebuild_rollup)
         app = create_app({"DATABASE_URL": url})
@@ -274,7 +247,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 "problems": problems, "rows": rows, "http": http}  # fmt: skip
     finally:
         if not args.keep and not args.url:
-            drop_database(url)
+            pg.drop_database(url)
 
 
 def measure_http(url: str, size: api_data.Size, args: argparse.Namespace) -> dict[str, Any]:

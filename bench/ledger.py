@@ -36,7 +36,6 @@ import statistics
 import subprocess
 import sys
 import time
-import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -46,13 +45,11 @@ import psycopg2
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import flask_migrate  # noqa: E402
 from sqlalchemy import create_engine, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from central import create_app  # noqa: E402
-from central.extensions import MIGRATIONS_DIR  # noqa: E402
+from bench import pg  # noqa: E402
 from central.ledger import balances, chain, posting, retry  # noqa: E402
 from central.ledger.accounts import account_spec, open_account  # noqa: E402
 from central.ledger.transfer import (  # noqa: E402
@@ -69,8 +66,6 @@ from central.ledger.transfer import (  # noqa: E402
 )
 from central.ledger.verify import verify  # noqa: E402
 
-HOST = "127.0.0.1"
-PG_ADMIN = {"host": HOST, "port": 5432, "user": "postgres", "dbname": "postgres"}
 OUT = Path("/tmp/zamio-bench/ledger.json")
 SHAPES = {"spread": (200, 2000, 500), "hot": (1, 1, 1)}  # stations, artists, rights holders
 SHARED = ("settlement:bank", "society:ghamro:pool", "platform:fees")
@@ -80,30 +75,6 @@ T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 # ---------------------------------------------------------------------------------------------
 # Database
-
-
-def make_database() -> str:
-    """A fresh, migrated database; its URL."""
-    name = f"zamio_bench_ledger_{uuid.uuid4().hex[:10]}"
-    admin = psycopg2.connect(**PG_ADMIN)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'CREATE DATABASE "{name}"')
-    admin.close()
-    url = f"postgresql+psycopg2://postgres@{HOST}:5432/{name}"
-    app = create_app({"DATABASE_URL": url})
-    with app.app_context():
-        flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
-    return url
-
-
-def drop_database(url: str) -> None:
-    """Drop the benchmark's database."""
-    admin = psycopg2.connect(**PG_ADMIN)
-    admin.autocommit = True
-    with admin.cursor() as cursor:
-        cursor.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
-    admin.close()
 
 
 def empty_ledger(session: Session) -> None:
@@ -381,7 +352,7 @@ def verify_rows(url: str, args: argparse.Namespace, results: dict[str, Any]) -> 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark, print the table, write JSON."""
     args = parse_args(argv)
-    url = make_database()
+    url = pg.make_database("zamio_bench_ledger")
     results: dict[str, Any] = {"postings": {}, "cpus": os.cpu_count(),
                                "load_before": os.getloadavg()}  # fmt: skip
     try:
@@ -392,7 +363,7 @@ def main(argv: list[str] | None = None) -> int:
         engine.dispose()
         rows = posting_rows(url, args, results) + verify_rows(url, args, results)
     finally:
-        drop_database(url)
+        pg.drop_database(url)
     results["load_after"] = os.getloadavg()
     print(
         f"PostgreSQL {results['server']}, synchronous_commit={results['synchronous_commit']},"
