@@ -152,13 +152,9 @@ def user_list(args: dict[str, Any]) -> dict[str, Any]:
         (after,) = pagination.decode("users", args["cursor"], 1)
         query = query.where(User.id > after)
     rows = list(db.session.scalars(query))
+    page, next_cursor = pagination.split_page(rows, args["limit"], "users", lambda u: [u.id])
     codes = _station_codes()
-    page = rows[: args["limit"]]
-    more = len(rows) > args["limit"]
-    return {
-        "users": [users.user_record(u, codes) for u in page],
-        "next_cursor": pagination.encode("users", [page[-1].id]) if more else None,
-    }
+    return {"users": [users.user_record(u, codes) for u in page], "next_cursor": next_cursor}
 
 
 @blueprint.post("/users")
@@ -247,12 +243,8 @@ def audit_list(args: dict[str, Any]) -> dict[str, Any]:
         after_id=after,
         limit=args["limit"] + 1,
     )
-    page = rows[: args["limit"]]
-    more = len(rows) > args["limit"]
-    return {
-        "events": [audit.event_record(e) for e in page],
-        "next_cursor": pagination.encode("audit", [page[-1].id]) if more else None,
-    }
+    page, next_cursor = pagination.split_page(rows, args["limit"], "audit", lambda e: [e.id])
+    return {"events": [audit.event_record(e) for e in page], "next_cursor": next_cursor}
 
 
 @blueprint.get("/quarantine")
@@ -270,12 +262,8 @@ def quarantine_list(args: dict[str, Any]) -> dict[str, Any]:
         (before,) = pagination.decode("quarantine", args["cursor"], 1)
         query = query.where(QuarantinedPayload.id < before)
     rows = list(db.session.scalars(query))
-    page = rows[: args["limit"]]
-    more = len(rows) > args["limit"]
-    return {
-        "payloads": [_quarantined(q) for q in page],
-        "next_cursor": pagination.encode("quarantine", [page[-1].id]) if more else None,
-    }
+    page, next_cursor = pagination.split_page(rows, args["limit"], "quarantine", lambda q: [q.id])
+    return {"payloads": [_quarantined(q) for q in page], "next_cursor": next_cursor}
 
 
 def _quarantined(q: QuarantinedPayload) -> dict[str, Any]:

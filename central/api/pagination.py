@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 from central.errors import QueryError
 
 CURSOR_CHARS_MAX = 256
+T = TypeVar("T")
 
 
 def encode(kind: str, position: list[Any]) -> str:
@@ -34,3 +36,13 @@ def decode(kind: str, cursor: str, arity: int) -> list[Any]:
     ):
         raise QueryError("cursor: not a cursor of this list; pass next_cursor as given")
     return values[1:]
+
+
+def split_page(
+    rows: Sequence[T], limit: int, kind: str, position: Callable[[T], list[Any]]
+) -> tuple[list[T], str | None]:
+    """The page of `rows` fetched with `limit + 1`, and the cursor after it (None: the last)."""
+    page = list(rows[:limit])
+    if len(rows) <= limit:
+        return page, None
+    return page, encode(kind, position(page[-1]))

@@ -94,8 +94,8 @@ class TrackBrief(Schema):
     duration_ms = fields.Integer(required=True)
 
 
-class PlayOut(Schema):
-    """A play: a track on air at a station from start to end (UTC)."""
+class OnAirOut(Schema):
+    """What a play and a detection share: a track on air at a station from start to end."""
 
     id = fields.Integer(required=True)
     station = fields.String(required=True)
@@ -108,6 +108,11 @@ class PlayOut(Schema):
     confidence = fields.Float(required=True)
     speed_ratio = fields.Float(required=True)
     inliers = fields.Integer(required=True)
+
+
+class PlayOut(OnAirOut):
+    """A play: a track on air at a station from start to end (UTC), merged from detections."""
+
     detections = fields.Integer(required=True)
     chosen_by = fields.String(allow_none=True)
     status = fields.String(required=True, validate=validators.OneOf(["open", "closed"]))
@@ -115,18 +120,7 @@ class PlayOut(Schema):
     updated_at = fields.String(allow_none=True)
 
 
-class DetectionOut(Schema):
+class DetectionOut(OnAirOut):
     """A detection: one matched window of a station's audio."""
 
-    id = fields.Integer(required=True)
-    station = fields.String(required=True)
-    track = fields.Nested(TrackBrief, required=True)
-    start = fields.String(required=True)
-    start_ms = fields.Integer(required=True)
-    end = fields.String(required=True)
-    end_ms = fields.Integer(required=True)
-    duration_ms = fields.Integer(required=True)
-    confidence = fields.Float(required=True)
-    inliers = fields.Integer(required=True)
     strong = fields.Boolean(required=True)
-    speed_ratio = fields.Float(required=True)
