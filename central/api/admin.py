@@ -20,6 +20,7 @@ from central.auth.policy import current_principal, policy
 from central.auth.roles import ADMIN, AUDITOR
 from central.extensions import db, utc_now
 from central.ingest.models import QuarantinedPayload
+from central.stations import store as station_store
 from central.stations.models import Station
 from central.times import at_ms, iso_datetime, now_ms, parse_instant_ms
 
@@ -153,7 +154,7 @@ def user_list(args: dict[str, Any]) -> dict[str, Any]:
         query = query.where(User.id > after)
     rows = list(db.session.scalars(query))
     page, next_cursor = pagination.split_page(rows, args["limit"], "users", lambda u: [u.id])
-    codes = _station_codes()
+    codes = station_store.codes_by_id(db.session)
     return {"users": [users.user_record(u, codes) for u in page], "next_cursor": next_cursor}
 
 
@@ -179,7 +180,7 @@ def user_add(body: dict[str, Any]) -> dict[str, Any]:
         db.session.rollback()
         raise BadRequest(str(error)) from None
     users.issue_one_time_token(db.session, user, "invite", current_app.config["ZAMIO"].public_url)
-    record = users.user_record(user, _station_codes())
+    record = users.user_record(user, station_store.codes_by_id(db.session))
     changes = {k: record[k] for k in ("email", "role", "stations", "parties")}
     audit.record(db.session, actor, "api", "user.add", "user", user.id, changes)
     db.session.commit()
@@ -196,14 +197,14 @@ def user_change(user_id: int, body: dict[str, Any]) -> dict[str, Any]:
     user = db.session.get(User, user_id)
     if user is None:
         raise NotFound(f"no user {user_id}")
-    before = users.user_record(user, _station_codes())
+    before = users.user_record(user, station_store.codes_by_id(db.session))
     try:
         _apply(user, body)
     except UserError as error:
         db.session.rollback()
         raise BadRequest(str(error)) from None
     db.session.flush()
-    after = users.user_record(user, _station_codes())
+    after = users.user_record(user, station_store.codes_by_id(db.session))
     changes = {k: [before[k], after[k]] for k in before if before[k] != after[k]}
     if changes:
         action = "user.change"
@@ -276,11 +277,6 @@ def _quarantined(q: QuarantinedPayload) -> dict[str, Any]:
         "detail": q.detail,
         "payload_bytes": q.payload_bytes,
     }
-
-
-def _station_codes() -> dict[int, str]:
-    """Station codes by id."""
-    return {row[0]: row[1] for row in db.session.execute(select(Station.id, Station.code))}
 
 
 def _instant(args: dict[str, Any], name: str) -> Any:

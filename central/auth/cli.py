@@ -11,14 +11,13 @@ import sys
 import click
 from flask import current_app
 from flask.cli import AppGroup, with_appcontext
-from sqlalchemy import select
 
 from central import schema
 from central.auth import audit, keys, roles, tokens, users
 from central.auth.errors import UserError
 from central.auth.models import User
 from central.extensions import db, utc_now
-from central.stations.models import Station
+from central.stations import store as station_store
 from central.times import at_ms, iso_datetime, now_ms, parse_instant_ms
 
 user_cli = AppGroup("user", help="People: add, list, disable, link to stations and parties.")
@@ -46,11 +45,6 @@ def _user(email: str) -> User:
         return users.get_user(db.session, email)
     except UserError as error:
         raise click.ClickException(str(error)) from None
-
-
-def _codes() -> dict[int, str]:
-    """Station codes by id."""
-    return {row[0]: row[1] for row in db.session.execute(select(Station.id, Station.code))}
 
 
 @user_cli.command("add")
@@ -85,7 +79,7 @@ def user_add(
         users.issue_one_time_token(
             db.session, user, "invite", current_app.config["ZAMIO"].public_url
         )
-    record = users.user_record(user, _codes())
+    record = users.user_record(user, station_store.codes_by_id(db.session))
     changes = {k: record[k] for k in ("email", "role", "stations", "parties")}
     audit.record(db.session, cli_login(), "cli", "user.add", "user", user.id, changes)
     db.session.commit()
@@ -102,7 +96,7 @@ def user_add(
 def user_list(role: str | None, as_json: bool) -> None:
     """Every user: email, role, active, links, last login."""
     _ready()
-    codes = _codes()
+    codes = station_store.codes_by_id(db.session)
     rows = [users.user_record(u, codes) for u in users.all_users(db.session, role)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
@@ -175,7 +169,7 @@ def user_unlink(email: str, stations: tuple[str, ...], parties: tuple[str, ...])
     """Remove links of a user (a user keeps at least one if their role needs it)."""
     _ready()
     user = _user(email)
-    ids = {code: i for i, code in _codes().items()}
+    ids = {code: i for i, code in station_store.codes_by_id(db.session).items()}
     users.unlink(user, [ids[c] for c in stations if c in ids], parties)
     try:
         users.check_links(user)

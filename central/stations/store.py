@@ -198,6 +198,11 @@ def stations(session: Session) -> list[Station]:
     return list(session.scalars(select(Station).order_by(Station.code)))
 
 
+def codes_by_id(session: Session) -> dict[int, str]:
+    """Every station's code by its id."""
+    return {row[0]: row[1] for row in session.execute(select(Station.id, Station.code))}
+
+
 def devices(session: Session, active_only: bool = False) -> list[Device]:
     """Every device (or the active ones), by code."""
     query = select(Device).order_by(Device.code)
