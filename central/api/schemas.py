@@ -12,7 +12,6 @@ from marshmallow import RAISE, ValidationError, pre_load
 from central.api.pagination import CURSOR_CHARS_MAX
 
 INSTANT_CHARS_MAX = 64
-TEXT_CHARS_MAX = 256
 
 
 class Strict(Schema):
@@ -66,13 +65,6 @@ def instant_field(what: str) -> fields.String:
         validate=validators.Length(1, INSTANT_CHARS_MAX),
         metadata={"description": f"{what}: ISO-8601 UTC, epoch ms, or relative like -2h"},
     )
-
-
-class PageQuery(Strict):
-    """limit and cursor."""
-
-    limit = limit_field(100, 500)
-    cursor = cursor_field()
 
 
 class SpanOut(Schema):

@@ -32,6 +32,8 @@ def record(
     changes: Mapping[str, Any] | None = None,
 ) -> AuditEvent:
     """Add one audit event to `session` (committed with the write it records)."""
+    if via not in VIAS:
+        raise ValueError(f"audit: via {via!r}: one of {', '.join(VIAS)}")
     event = AuditEvent(
         at=utc_now(),
         actor=actor[:120],

@@ -13,7 +13,6 @@ ARTIST = "artist"
 RIGHTS_HOLDER = "rights_holder"  # labels, publishers, composers
 AUDITOR = "auditor"  # a society: read-only over everything, exports
 ROLES = (ADMIN, STATION, ARTIST, RIGHTS_HOLDER, AUDITOR)
-SEE_ALL_ROLES = frozenset({ADMIN, AUDITOR})
 PARTY_ROLES = frozenset({ARTIST, RIGHTS_HOLDER})
 
 SCOPES = {
