@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from central.demo.accounts import ArtistView
+from central.demo.accounts import ArtistView, Login
 from central.demo.programme import STATION, STATION_NAME, Aired, DemoTrack
 from central.ledger.audit import Report
 from central.ledger.money import format_minor
@@ -15,6 +15,7 @@ from central.plays.aggregate import PLAY_S_MIN
 from central.plays.timeline import overlap_ms
 
 MATCH_SHARE_MIN = 0.5  # a play is the aired song when they share half the song's airtime
+CONSOLE_URL = "http://127.0.0.1:8000/"  # where `zamio serve` (default port) puts the console
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,14 @@ class PlayLine:
 
 
 @dataclass(frozen=True)
+class Console:
+    """Where the demo's console is (or will be, once served), and who may log in."""
+
+    url: str
+    logins: tuple[Login, ...]
+
+
+@dataclass(frozen=True)
 class DemoResult:
     """What the demo found: the play log, balances, the ledger's check, the ground truth."""
 
@@ -48,6 +57,7 @@ class DemoResult:
     batches: int
     quarantined: int
     artist_view: ArtistView | None = None  # an artist's plays and earnings through the API
+    console: Console | None = None  # the console logins, when the data is kept
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,7 @@ def report_json(result: DemoResult) -> dict[str, Any]:
         "balances": [b.as_dict() for b in result.balances],
         "ledger": result.ledger.as_dict(),
         "artist_view": None if result.artist_view is None else asdict(result.artist_view),
+        "console": None if result.console is None else console_json(result.console),
     }
     if result.aired is not None:
         check = check_programme(result.plays, result.aired)
@@ -169,6 +180,26 @@ def report_json(result: DemoResult) -> dict[str, Any]:
             "extra": [p.play_id for p in check.extra],
         }
     return out
+
+
+def console_lines(console: Console, serving: bool, passwords: bool = True) -> list[str]:
+    """How to log in to the console: its URL and each login (with its password, shown once)."""
+    how = "serving now: the plays appear as they are stored" if serving else "once served"
+    lines = ["", f"The web console: {console.url} ({how}); log in as"]
+    for login in console.logins:
+        secret = f"  password {login.password}" if passwords else ""
+        lines.append(f"  {login.role:<8} {login.email:<32}{secret}".rstrip())
+    if passwords:
+        lines.append("  (shown only now; a forgotten one: `zamio user invite --reset EMAIL`)")
+    else:
+        lines.append("  (with the passwords shown above)")
+    return lines
+
+
+def console_json(console: Console) -> dict[str, Any]:
+    """The console's URL and logins as JSON, without the passwords (shown once, on stderr)."""
+    return {"url": console.url, "logins": [{"email": x.email, "role": x.role}
+                                           for x in console.logins]}  # fmt: skip
 
 
 def _clock(seconds: float) -> str:

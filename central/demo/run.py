@@ -33,7 +33,7 @@ from central.catalog.models import Track
 from central.catalog.near_duplicates import NearDuplicateCheck
 from central.demo import accounts, programme
 from central.demo.programme import DEVICE, STATION, STATION_NAME, Aired, DemoTrack
-from central.demo.report import DemoResult, PlayLine
+from central.demo.report import CONSOLE_URL, Console, DemoResult, PlayLine, console_lines
 from central.embedded.broker import PROTOCOL, EmbeddedBroker, database_lookup
 from central.embedded.inline import InlineQueue, inline_queue
 from central.extensions import db
@@ -82,10 +82,17 @@ class DemoOptions:
     listen_s: float = 300.0
     seed: int = 7
     readrate: float = 0.0  # the broadcast file: 1.0 real time, 0 as fast as the agent can
+    logins: bool = False  # make console logins (the data is kept, so they can be used)
 
 
-def run_demo(options: DemoOptions, echo: Callable[[str], None]) -> DemoResult:
-    """Run the whole demo in `options.workdir` (which must be empty or new)."""
+def run_demo(
+    options: DemoOptions,
+    echo: Callable[[str], None],
+    serve: Callable[[Flask], str] | None = None,
+) -> DemoResult:
+    """Run the whole demo in `options.workdir` (which must be empty or new). `serve(app)`, if
+    given, starts serving the console (and returns its URL) before the broadcast, so that plays
+    can be watched as they arrive; its logins are shown then, once."""
     options.workdir.mkdir(parents=True, exist_ok=True)
     database_url = f"sqlite:///{options.workdir / 'zamio.db'}"
     app = create_app(
@@ -94,7 +101,15 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None]) -> DemoResult:
     )  # fmt: skip
     echo(f"database  {database_url} (SQLite; jobs run inline, no Redis)")
     catalogue, audio = _catalogue(options, echo)
-    _register(app, options.workdir, catalogue, echo)
+    registered = _register(app, options.workdir, catalogue, echo)
+    console = None
+    if options.logins or serve is not None:
+        party = registered[0].artist_account  # the broadcast opens with the first track
+        logins = accounts.console_logins(app, STATION, party)
+        console = Console(serve(app) if serve is not None else CONSOLE_URL, logins)
+        if serve is not None:
+            for line in console_lines(console, serving=True):
+                echo(line)
     aired = None
     if options.stream_url is None:
         plan = programme.broadcast_plan([t.external_id for t in catalogue], None in audio)
@@ -121,7 +136,7 @@ def run_demo(options: DemoOptions, echo: Callable[[str], None]) -> DemoResult:
         echo(f"api       an artist's plays and earnings through /api/v1 ({view.email})")
     with app.app_context():
         result = _collect(app, database_url, catalogue, aired, quarantined)
-        result = dataclasses.replace(result, artist_view=view)
+        result = dataclasses.replace(result, artist_view=view, console=console)
         db.session.remove()
         db.engine.dispose()  # the database file may be deleted next
     return result
@@ -183,9 +198,9 @@ def _music_files(folder: Path) -> list[Path]:
 
 def _register(
     app: Flask, workdir: Path, catalogue: Sequence[DemoTrack], echo: Callable[[str], None]
-) -> None:
+) -> tuple[DemoTrack, ...]:
     """Import the catalogue as `zamio catalog import` does, file its rights, add the station
-    and its device."""
+    and its device; returns the tracks registered, in catalogue order."""
     folder = workdir / "catalogue"
     entries = [
         ManifestEntry(t.external_id, t.path or folder / f"{t.external_id}.wav", t.title, t.artist,
@@ -212,6 +227,7 @@ def _register(
         db.session.commit()
     write_private(workdir / PASSWORD_FILE, device.password + "\n")  # the agent logs in with it
     echo(f"station   {STATION} ({STATION_NAME}), device {DEVICE}; rights filed for every track")
+    return tuple(t for t in catalogue if t.external_id not in failed)
 
 
 def _file_rights(track: DemoTrack) -> None:
