@@ -4,93 +4,27 @@ broadcast until Ctrl-C, with logins that work and passwords shown once, nowhere 
 from __future__ import annotations
 
 import http.cookiejar
-import queue
 import re
 import signal
-import subprocess
-import sys
-import threading
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_demo import _env
+from tests.e2e.demo_process import STOP_S_MAX, Demo, console_of, demo_serving
 
-DEMO_S_MAX = 240.0
-STOP_S_MAX = 20.0
 HTTP_S_MAX = 10.0
-CONSOLE = re.compile(r"^The web console: (http://127\.0\.0\.1:\d+/) \(serving now")
-LOGIN = re.compile(r"^  (\w+) +(\S+@\S+)(?: +password (\S+))?$")
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-@dataclass
-class Demo:
-    """A running `zamio demo --serve`, its output read line by line as it comes."""
-
-    process: subprocess.Popen
-    folder: Path
-    lines: list[str] = field(default_factory=list)
-    _queue: queue.Queue = field(default_factory=queue.Queue)
-
-    def __post_init__(self) -> None:
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def _read(self) -> None:
-        for line in self.process.stdout:
-            self._queue.put(line.rstrip("\n"))
-        self._queue.put(None)
-
-    def until(self, pattern: str, timeout_s: float = DEMO_S_MAX) -> list[str]:
-        """Read output until a line matching `pattern` (regex); the lines read so far."""
-        deadline = time.monotonic() + timeout_s
-        while not self.lines or not re.search(pattern, self.lines[-1]):
-            try:
-                line = self._queue.get(timeout=max(deadline - time.monotonic(), 0.01))
-            except queue.Empty:
-                pytest.fail(f"no line like {pattern!r} in {timeout_s:g} s:\n" + self.text())
-            if line is None:
-                pytest.fail(f"zamio demo ended before {pattern!r}:\n" + self.text())
-            self.lines.append(line)
-        return list(self.lines)
-
-    def text(self) -> str:
-        return "\n".join(self.lines[-80:])
 
 
 @pytest.fixture
 def demo(tmp_path: Path) -> Iterator[Demo]:
-    """`zamio demo --serve --port 0` started (any free port); interrupted after the test."""
-    folder = tmp_path / "demo"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "central", "demo", "--serve", "--port", "0", "--dir", str(folder)],
-        env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        stdin=subprocess.DEVNULL,
-    )  # fmt: skip
-    running = Demo(process, folder)
-    yield running
-    if process.poll() is None:
-        process.kill()
-        process.wait()
-
-
-def console_of(lines: list[str]) -> tuple[str, dict[str, tuple[str, str | None]]]:
-    """The URL and the logins (role -> (email, password or None)) of the console block."""
-    start = next(i for i, line in enumerate(lines) if CONSOLE.match(line))
-    url = CONSOLE.match(lines[start]).group(1)
-    logins = {}
-    for line in lines[start + 1 :]:
-        found = LOGIN.match(line)
-        if found is None:
-            break
-        logins[found.group(1)] = (found.group(2), found.group(3))
-    return url, logins
+    """`zamio demo --serve --port 0` started; killed after the test if still running."""
+    with demo_serving(tmp_path) as running:
+        yield running
 
 
 class Browser:

@@ -1,0 +1,231 @@
+"""The console as people use it, in headless Chromium: an admin watches a station go offline
+when its agent dies (real zamio-agent, Mosquitto, `zamio ingest`, PostgreSQL), an artist
+watches a demo broadcast's plays arrive and downloads a statement (a real `zamio demo
+--serve`), and station staff are kept to their own station; axe-core on every page visited."""
+
+from __future__ import annotations
+
+import csv
+import io
+import signal
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flask import Flask
+
+from central.auth import policy, roles
+from tests.browser.conftest import OTHER_STATION, STATION, Person, axe, login, screenshot
+from tests.e2e.demo_process import STOP_S_MAX, console_of, demo_serving
+from tests.integration.edge_agent.conftest import HOST, AgentProcess, Broker
+from tests.synth import write_wav
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+DEVICE = "pi-01"  # joy-fm's device (the people fixture)
+HEALTH_S_MAX = 30.0  # heartbeat stored and polled onto the page, or the last will
+DEMO_PLAYS_S_MAX = 120.0
+NO_RELOAD = "window.zamioNoReload"  # set on the page; a reload would forget it
+PALETTE_0 = (11, 92, 173)  # console.js's first colour (#0b5cad): the first dataset's
+COLOUR_TOLERANCE = 40
+
+
+def keep_marker(page) -> None:
+    """Mark the page's window: still there later means the page was never reloaded."""
+    page.evaluate(f"{NO_RELOAD} = true")
+
+
+def not_reloaded(page) -> bool:
+    return page.evaluate(f"{NO_RELOAD} === true")
+
+
+def device_state(page, device: str):
+    """The state badge of `device` in the station page's live health table."""
+    row = page.locator("#station-health tr", has=page.locator("th", has_text=device))
+    return row.locator(".badge").first
+
+
+@pytest.fixture
+def broker(tmp_path: Path):
+    """A private Mosquitto."""
+    (tmp_path / "broker").mkdir()
+    server = Broker(tmp_path / "broker")
+    server.start()
+    yield server
+    server.stop()
+
+
+def start_agent(tmp_path: Path, broker_port: int) -> AgentProcess:
+    """joy-fm's `zamio-agent` on a looping 10 s recording, heartbeat every second."""
+    noise = np.random.default_rng(3).standard_normal(80_000).astype(np.float32) * 0.1
+    recording = write_wav(tmp_path / "air.wav", noise, 8000)
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        f'device_id = "{DEVICE}"\nstation_id = "{STATION}"\n'
+        f'[uplink]\nurl = "mqtt://{HOST}:{broker_port}"\nheartbeat_s = 1\n'
+        f"backoff_s_min = 0.2\nbackoff_s_max = 1.0\n"
+        f'[spool]\npath = "{tmp_path / "spool.db"}"\n'
+        f'[[source]]\nid = "fm"\nkind = "file"\npath = "{recording}"\nreadrate = 1\nloop = true\n'
+    )
+    return AgentProcess(config, tmp_path / "agent.log").start()
+
+
+def test_an_admin_sees_a_station_go_offline_when_its_agent_dies(
+    tmp_path: Path, live_server: str, people: dict[str, Person], browser_page, broker,
+    central_processes,
+) -> None:  # fmt: skip
+    """The admin's dashboard and joy-fm's page pass axe; pi-01 shows online while its agent
+    runs, and offline ("connection lost": the broker's last will, through `zamio ingest`) once
+    the agent is killed, by the page's own polling, never reloaded."""
+    central_processes("ingest", broker.port)
+    agent = start_agent(tmp_path, broker.port)
+    try:
+        page = browser_page()
+        admin = people["admin"]
+        login(page, live_server, admin.email, admin.password)
+        axe(page)
+        page.goto(f"{live_server}/stations/{STATION}")
+        keep_marker(page)
+        badge = device_state(page, DEVICE)
+        badge.wait_for()
+        page.wait_for_function(
+            "el => el.textContent.trim() === 'online'", arg=badge.element_handle(),
+            timeout=HEALTH_S_MAX * 1000,
+        )  # fmt: skip
+        axe(page)
+        agent.stop(signal.SIGKILL)  # gone without a goodbye: only the last will says so
+        row = page.locator("#station-health tr", has=page.locator("th", has_text=DEVICE))
+        row.locator(".badge-offline").wait_for(timeout=HEALTH_S_MAX * 1000)
+        assert "connection lost" in row.inner_text(), row.inner_text()
+        assert not_reloaded(page), "the page was reloaded: the health must come by polling"
+        axe(page)
+        page.goto(live_server + "/")
+        axe(page)
+        screenshot(page, "admin")
+    finally:
+        agent.stop(signal.SIGKILL)
+
+
+def admin_only_page(app: Flask) -> str:
+    """A console page (GET, no arguments) that only admins (and auditors) may open."""
+    with app.app_context():
+        for rule in app.url_map.iter_rules():
+            declared = policy.policy_of(app.view_functions[rule.endpoint])
+            if (
+                rule.rule.startswith("/admin")
+                and "GET" in rule.methods
+                and not rule.arguments
+                and declared is not None
+                and roles.STATION not in declared.roles
+            ):
+                return rule.rule
+    pytest.fail("no admin page to refuse a station user")
+
+
+def test_station_staff_are_kept_to_their_station(
+    pg_app: Flask, live_server: str, people: dict[str, Person], browser_page
+) -> None:
+    """joy-fm's staff land on joy-fm's page; peace-fm's page is 404 and an admin page 403,
+    each a clear page; a form sent without its CSRF token (the login form, and the sign-out
+    form once signed in) is refused with 400; every page passes axe."""
+    page = browser_page()
+    page.goto(f"{live_server}/login")
+    axe(page)
+    page.evaluate("document.querySelector('input[name=csrf_token]').remove()")
+    page.fill("input[name=email]", people["station"].email)
+    page.fill("input[name=password]", people["station"].password)
+    with page.expect_navigation() as refused:
+        page.locator("form:has(input[name=password]) [type=submit]").click()
+    assert refused.value.status == 400, refused.value.status
+    axe(page)
+
+    staff = people["station"]
+    login(page, live_server, staff.email, staff.password)
+    assert STATION in page.content()
+    axe(page)
+    screenshot(page, "station")
+    for path, status in ((f"/stations/{OTHER_STATION}", 404), (admin_only_page(pg_app), 403)):
+        response = page.goto(live_server + path)
+        assert response.status == status, (path, response.status)
+        assert page.locator("h1").inner_text().strip(), "the error page says what happened"
+        axe(page)
+
+    page.goto(live_server + "/")
+    page.evaluate("document.querySelector('form.signout input[name=csrf_token]').remove()")
+    with page.expect_navigation() as refused:
+        page.locator("form.signout [type=submit]").click()
+    assert refused.value.status == 400, refused.value.status
+    axe(page)
+    assert page.goto(live_server + "/").status == 200, "still signed in: the sign-out was refused"
+
+
+def drawn_pixels(page, canvas_id: str, rgb: tuple[int, int, int]) -> int:
+    """How many pixels of the canvas are near `rgb` (the chart's data drawn, not just axes)."""
+    return page.evaluate(
+        """([id, rgb, tolerance]) => {
+            const canvas = document.getElementById(id);
+            const data = canvas.getContext('2d')
+                .getImageData(0, 0, canvas.width, canvas.height).data;
+            let n = 0;
+            for (let i = 0; i < data.length; i += 4) {
+                if (data[i + 3] > 0 && Math.abs(data[i] - rgb[0]) < tolerance
+                    && Math.abs(data[i + 1] - rgb[1]) < tolerance
+                    && Math.abs(data[i + 2] - rgb[2]) < tolerance) { n++; }
+            }
+            return n;
+        }""",
+        [canvas_id, list(rgb), COLOUR_TOLERANCE],
+    )
+
+
+def test_an_artist_watches_a_demo_broadcast_and_downloads_a_statement(
+    tmp_path: Path, browser_page
+) -> None:
+    """With `zamio demo --serve`, the artist it prints signs in before the broadcast, opens
+    /live and sees her two plays (Sunrise Highlife, Volta Groove) arrive without a reload;
+    after the demo her dashboard's earnings chart is drawn, and the month's statement
+    downloads as CSV with a credit line per play; axe on every page."""
+    with demo_serving(tmp_path) as demo:
+        url, logins = console_of(demo.until(r"^broadcast "))
+        email, password = logins["artist"]
+        page = browser_page()
+        login(page, url.rstrip("/"), email, password)
+        page.goto(url + "live")
+        keep_marker(page)
+        rows = page.locator("#live-plays-rows tr[id^=play-]")
+        at_open = rows.count()
+        axe(page)
+        for title in ("Sunrise Highlife", "Volta Groove"):
+            page.locator("#live-plays-rows tr", has_text=title).first.wait_for(
+                timeout=DEMO_PLAYS_S_MAX * 1000
+            )
+        assert rows.count() == 2 > at_open, (at_open, rows.count())
+        assert not_reloaded(page), "the plays must come by polling, not by a reload"
+        axe(page)
+        play_ids = sorted(
+            int(i.split("-")[1]) for i in rows.evaluate_all("rs => rs.map(r => r.id)")
+        )
+
+        demo.until(r"^Serving until Ctrl-C\.$")  # the plays are closed and accrued
+        page.goto(url)
+        page.locator("#earnings-chart").wait_for()
+        page.wait_for_function("document.getElementById('earnings-chart').zamioChart")
+        assert drawn_pixels(page, "earnings-chart", PALETTE_0) > 0, "no earnings drawn"
+        axe(page)
+        screenshot(page, "artist")
+
+        page.goto(f"{url}plays/{play_ids[0]}")
+        axe(page)
+        page.goto(url + "statements")
+        axe(page)
+        with page.expect_download() as started:
+            page.locator("a[href*='/statements/download']").click()
+        download = started.value
+        assert download.suggested_filename.endswith(".csv")
+        lines = list(csv.DictReader(io.StringIO(Path(download.path()).read_text())))
+        played = {int(line["play_id"]) for line in lines if line.get("play_id")}
+        assert played == set(play_ids), lines
+        assert int(lines[-1]["balance_minor"]) > 0, "her plays earned her something"
+
+        demo.process.send_signal(signal.SIGINT)
+        assert demo.process.wait(STOP_S_MAX) == 0
