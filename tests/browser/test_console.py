@@ -210,6 +210,10 @@ def test_an_artist_watches_a_demo_broadcast_and_downloads_a_statement(
         page.goto(url)
         page.locator("#earnings-chart").wait_for()
         page.wait_for_function("document.getElementById('earnings-chart').zamioChart")
+        earned = page.evaluate(
+            "document.getElementById('earnings-chart').zamioChart.data.datasets[0].data"
+        )
+        assert any(float(v) > 0 for v in earned), earned
         assert drawn_pixels(page, "earnings-chart", PALETTE_0) > 0, "no earnings drawn"
         axe(page)
         screenshot(page, "artist")

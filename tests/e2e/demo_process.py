@@ -34,7 +34,8 @@ class Demo:
     _queue: queue.Queue = field(default_factory=queue.Queue)
 
     def __post_init__(self) -> None:
-        threading.Thread(target=self._read, daemon=True).start()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
 
     def _read(self) -> None:
         for line in self.process.stdout:
@@ -67,12 +68,15 @@ def demo_serving(tmp_path: Path) -> Iterator[Demo]:
         env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         stdin=subprocess.DEVNULL,
     )  # fmt: skip
+    running = Demo(process, folder)
     try:
-        yield Demo(process, folder)
+        yield running
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
+        running._reader.join(STOP_S_MAX)  # at the end of its output
+        process.stdout.close()
 
 
 def console_of(lines: list[str]) -> tuple[str, dict[str, tuple[str, str | None]]]:
