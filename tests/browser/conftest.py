@@ -146,9 +146,10 @@ def login(page, base_url: str, email: str, password: str) -> None:
     page.goto(f"{base_url}/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", password)
-    with page.expect_navigation():
+    with page.expect_navigation() as landed:
         page.locator("form:has(input[name=password]) [type=submit]").click()
     assert page.url.rstrip("/") == base_url.rstrip("/"), f"login of {email} landed on {page.url}"
+    assert landed.value.status == 200, f"{email}'s dashboard: {landed.value.status}"
 
 
 def axe(page) -> None:
