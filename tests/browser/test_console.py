@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import signal
+import time
 from pathlib import Path
 
 import numpy as np
@@ -70,34 +71,54 @@ def start_agent(tmp_path: Path, broker_port: int) -> AgentProcess:
     return AgentProcess(config, tmp_path / "agent.log").start()
 
 
+def stat_value(page, label: str):
+    """The value of the dashboard's stat labelled `label` (found again after each swap)."""
+    return page.locator(".stat", has=page.locator(".stat-label", has_text=label)).locator(
+        ".stat-value"
+    )
+
+
 def test_an_admin_sees_a_station_go_offline_when_its_agent_dies(
     tmp_path: Path, live_server: str, people: dict[str, Person], browser_page, broker,
     central_processes,
 ) -> None:  # fmt: skip
-    """The admin's dashboard and joy-fm's page pass axe; pi-01 shows online while its agent
-    runs, and offline ("connection lost": the broker's last will, through `zamio ingest`) once
-    the agent is killed, by the page's own polling, never reloaded."""
+    """With joy-fm's agent running, the admin's overview counts one agent online and joy-fm's
+    page shows pi-01 online; once the agent is killed, the broker's last will ("connection
+    lost") reaches them through `zamio ingest` and both pages show it offline by their own
+    polling, never reloaded; both pass axe."""
     central_processes("ingest", broker.port)
     agent = start_agent(tmp_path, broker.port)
+    admin = people["admin"]
     try:
-        page = browser_page()
-        admin = people["admin"]
-        login(page, live_server, admin.email, admin.password)
-        axe(page)
-        page.goto(f"{live_server}/stations/{STATION}")
-        keep_marker(page)
-        row = device_row(page, DEVICE)
+        overview, station = browser_page(), browser_page()
+        for page in (overview, station):
+            login(page, live_server, admin.email, admin.password)
+        station.goto(f"{live_server}/stations/{STATION}")
+        row = device_row(station, DEVICE)
         row.locator(".badge-online").wait_for(timeout=HEALTH_S_MAX * 1000)
-        axe(page)
+        online = stat_value(overview, "Agents online")
+        _wait_text(online, "1")
+        for page in (overview, station):
+            keep_marker(page)
+            axe(page)
         agent.stop(signal.SIGKILL)  # gone without a goodbye: only the last will says so
         row.locator(".badge-offline").wait_for(timeout=HEALTH_S_MAX * 1000)
         assert "connection lost" in row.inner_text(), row.inner_text()
-        assert not_reloaded(page), "the page was reloaded: the health must come by polling"
-        axe(page)
-        assert page.goto(live_server + "/").status == 200
-        axe(page)
+        _wait_text(stat_value(overview, "Agents offline"), "1")
+        assert online.inner_text().strip() == "0"
+        for page in (overview, station):
+            assert not_reloaded(page), f"{page.url} was reloaded: health must come by polling"
+            axe(page)
     finally:
         agent.stop(signal.SIGKILL)
+
+
+def _wait_text(locator, text: str) -> None:
+    """Wait until the locator's element (looked up afresh each time) reads `text`."""
+    deadline = time.monotonic() + HEALTH_S_MAX
+    while locator.inner_text().strip() != text:
+        assert time.monotonic() < deadline, f"still {locator.inner_text()!r}, not {text!r}"
+        time.sleep(0.2)
 
 
 def admin_only_page(app: Flask) -> str:
