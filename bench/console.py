@@ -31,6 +31,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import flask_migrate  # noqa: E402
 from flask import Flask  # noqa: E402
 from flask.testing import FlaskClient  # noqa: E402
 from sqlalchemy import delete, func, select  # noqa: E402
@@ -39,7 +40,7 @@ from bench import api, api_data, pg  # noqa: E402
 from bench._common import pct, table  # noqa: E402
 from central import create_app  # noqa: E402
 from central.auth import roles, users  # noqa: E402
-from central.extensions import db, utc_now  # noqa: E402
+from central.extensions import MIGRATIONS_DIR, db, utc_now  # noqa: E402
 from central.plays.models import Play  # noqa: E402
 from central.royalties.models import RightsShare  # noqa: E402
 from central.times import now_ms  # noqa: E402
@@ -259,6 +260,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     try:
         build_s = {} if args.url else api.load(url, size)
         app = create_app({"DATABASE_URL": url})
+        if args.url:  # loaded by an earlier version: the tables added since
+            with app.app_context():
+                flask_migrate.upgrade(directory=str(MIGRATIONS_DIR))
         add_people(app)
         clients = {role: sign_in(app, email) for role, (email, *_) in PEOPLE.items()}
         with app.app_context():
