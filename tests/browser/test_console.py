@@ -255,3 +255,20 @@ def test_an_artist_watches_a_demo_broadcast_and_downloads_a_statement(
 
         demo.process.send_signal(signal.SIGINT)
         assert demo.process.wait(STOP_S_MAX) == 0
+
+
+@pytest.mark.parametrize("role", ["admin", "station", "artist"])
+def test_every_page_in_a_roles_menu_opens_and_passes_axe(
+    role: str, live_server: str, people: dict[str, Person], browser_page
+) -> None:
+    """Each link of the role's main menu opens (200) with no script error or CSP refusal and
+    no serious or critical axe-core violation."""
+    page = browser_page()
+    person = people[role]
+    login(page, live_server, person.email, person.password)
+    links = page.locator("header nav a").evaluate_all("links => links.map(a => a.href)")
+    assert len(links) >= 2, links
+    for link in links:
+        response = page.goto(link)
+        assert response.status == 200, (link, response.status)
+        axe(page)
