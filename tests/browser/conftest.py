@@ -36,6 +36,7 @@ AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 AXE_BLOCKING = ("serious", "critical")
 VIEWPORT = {"width": 1100, "height": 800}  # a laptop's; the screenshots stay small
+PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 PASSWORD = "browser-test-password-1"
 STATION = "joy-fm"
 OTHER_STATION = "peace-fm"
@@ -117,7 +118,8 @@ def browser_page(chromium) -> Iterator[Callable[..., object]]:
     contexts = []
 
     def new_page(**options: object):
-        context = chromium.new_context(viewport=VIEWPORT, accept_downloads=True, **options)
+        defaults = {"viewport": VIEWPORT, "accept_downloads": True}
+        context = chromium.new_context(**(defaults | options))
         context.set_default_timeout(TIMEOUT_MS)
         contexts.append(context)
         page = context.new_page()

@@ -16,7 +16,15 @@ import pytest
 from flask import Flask
 
 from central.auth import policy, roles
-from tests.browser.conftest import OTHER_STATION, STATION, Person, axe, login, screenshot
+from tests.browser.conftest import (
+    OTHER_STATION,
+    PHONE,
+    STATION,
+    Person,
+    axe,
+    login,
+    screenshot,
+)
 from tests.e2e.demo_process import STOP_S_MAX, console_of, demo_serving
 from tests.integration.edge_agent.conftest import HOST, AgentProcess, Broker
 from tests.synth import write_wav
@@ -257,13 +265,15 @@ def test_an_artist_watches_a_demo_broadcast_and_downloads_a_statement(
         assert demo.process.wait(STOP_S_MAX) == 0
 
 
+@pytest.mark.parametrize("screen", ["laptop", "phone"])
 @pytest.mark.parametrize("role", ["admin", "station", "artist"])
 def test_every_page_in_a_roles_menu_opens_and_passes_axe(
-    role: str, live_server: str, people: dict[str, Person], browser_page
+    role: str, screen: str, live_server: str, people: dict[str, Person], browser_page
 ) -> None:
     """Each link of the role's main menu opens (200) with no script error or CSP refusal and
-    no serious or critical axe-core violation."""
-    page = browser_page()
+    no serious or critical axe-core violation, on a laptop and on a phone, where nothing
+    makes the page wider than the screen (wide tables scroll in their own box)."""
+    page = browser_page(**(PHONE if screen == "phone" else {}))
     person = people[role]
     login(page, live_server, person.email, person.password)
     links = page.locator("header nav a").evaluate_all("links => links.map(a => a.href)")
@@ -272,3 +282,7 @@ def test_every_page_in_a_roles_menu_opens_and_passes_axe(
         response = page.goto(link)
         assert response.status == 200, (link, response.status)
         axe(page)
+        wide, screen_px = page.evaluate(
+            "[document.documentElement.scrollWidth, window.innerWidth]"
+        )  # fmt: skip
+        assert wide <= screen_px + 1, f"{link} is {wide} px wide on a {screen_px} px screen"
