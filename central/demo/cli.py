@@ -10,6 +10,7 @@ import signal
 import sys
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import click
@@ -117,7 +118,7 @@ def demo_command(
         sys.exit(1)
 
 
-def _serve_until_interrupted(echo) -> None:
+def _serve_until_interrupted(echo: Callable[[str], None]) -> None:
     """Block (the console is served by its thread) until Ctrl-C or SIGTERM."""
     echo("Serving until Ctrl-C.")
     stop = threading.Event()
