@@ -11,7 +11,6 @@ import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
-from urllib.parse import urlencode
 
 from flask import Blueprint, Response, render_template, request, stream_with_context, url_for
 from flask.typing import ResponseReturnValue
@@ -86,12 +85,8 @@ def station_plays(code: str) -> ResponseReturnValue:
     args = _log_params(day, which)
     next_url = None
     if page.next_cursor:
-        next_url = (
-            url_for("station.station_plays", code=code)
-            + "?"
-            + urlencode({**args, "cursor": page.next_cursor})
-        )
-    csv_url = url_for("station.station_plays_csv", code=code) + "?" + urlencode(args)
+        next_url = url_for("station.station_plays", code=code, **args, cursor=page.next_cursor)
+    csv_url = url_for("station.station_plays_csv", code=code, **args)
     return render_template(
         "station/plays.html", station=station, day=day, which=which, plays=page.plays,
         next_url=next_url, csv_url=csv_url, first_page=cursor is None,
@@ -128,11 +123,9 @@ def station_wallet(code: str) -> ResponseReturnValue:
         raise BadRequest(str(error)) from None
     next_url = None
     if page is not None and page.next_cursor:
-        next_url = (
-            url_for("station.station_wallet", code=code)
-            + "?"
-            + urlencode({"month": month.strftime("%Y-%m"), "cursor": page.next_cursor})
-        )
+        month_text = month.strftime("%Y-%m")
+        next_url = url_for("station.station_wallet", code=code, month=month_text,
+                           cursor=page.next_cursor)  # fmt: skip
     return render_template(
         "station/wallet.html", station=station, month=month, balance=_balance(account),
         page=page, next_url=next_url, account=account,

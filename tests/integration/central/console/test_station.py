@@ -164,25 +164,31 @@ def test_the_csv_of_a_day_is_the_apis(console_client, log) -> None:
     ]
 
 
+def open_accounts() -> None:
+    """joy-fm's wallet (no floor), Ama's earnings and the bank."""
+    for code, kind, unbounded in (
+        ("station:joy-fm:wallet", "station_wallet", True),
+        ("artist:ama:earnings", "artist_earnings", None),
+        ("settlement:bank", "settlement", None),
+    ):
+        accounts.open_account(db.session, accounts.account_spec(code, kind, unbounded=unbounded))
+
+
+def royalty(key: str, amount_minor: int) -> None:
+    """A royalty charged to joy-fm's wallet, paid to Ama."""
+    legs = (
+        debit("station:joy-fm:wallet", amount_minor),
+        credit("artist:ama:earnings", amount_minor),
+    )
+    posting.post_transfer(db.session, TransferRequest(key, "royalty", legs))
+
+
 def test_the_wallet_shows_what_is_owed_and_paid(pg_app: Flask, console_client) -> None:
     """Royalties charged to joy-fm's wallet and a payment in: the balances `zamio ledger
     balance` shows, and this month's lines with the balance after each."""
     with pg_app.app_context():
-        for code, kind, unbounded in (
-            ("station:joy-fm:wallet", "station_wallet", True),
-            ("artist:ama:earnings", "artist_earnings", None),
-            ("settlement:bank", "settlement", None),
-        ):
-            spec = accounts.account_spec(code, kind, unbounded=unbounded)
-            accounts.open_account(db.session, spec)
-        posting.post_transfer(
-            db.session,
-            TransferRequest(
-                "royalty:test:1",
-                "royalty",
-                (debit("station:joy-fm:wallet", 1250), credit("artist:ama:earnings", 1250)),
-            ),
-        )
+        open_accounts()
+        royalty("royalty:test:1", 1250)
         posting.post_transfer(
             db.session,
             TransferRequest(
@@ -202,3 +208,21 @@ def test_the_wallet_shows_what_is_owed_and_paid(pg_app: Flask, console_client) -
     assert earlier.status_code == 200 and "Nothing charged or paid in this month" in earlier.text
     for month in ("2026-1", "9999-12", "june"):
         assert client.get(f"/stations/joy-fm/wallet?month={month}").status_code == 400
+
+
+def test_the_wallet_statement_is_paged(pg_app: Flask, console_client) -> None:
+    """55 royalties: 50 lines, then the rest after the pager's link; the last line's balance
+    is the statement's closing balance, which is the wallet's."""
+    with pg_app.app_context():
+        open_accounts()
+        for n in range(55):
+            royalty(f"royalty:test:{n}", 100)
+        db.session.commit()
+    client = console_client("station")
+    first = client.get("/stations/joy-fm/wallet")
+    assert first.text.count("<td>royalty</td>") == 50
+    more = re.search(r'<a href="([^"]+)" rel="next"', first.text)
+    assert more is not None
+    rest = client.get(more.group(1).replace("&amp;", "&"))
+    assert rest.text.count("<td>royalty</td>") == 5 and 'rel="next"' not in rest.text
+    assert rest.text.count("GHS -55.00") >= 3  # the last line, the closing, the balance
