@@ -164,3 +164,25 @@ def test_signed_out_polls_are_sent_to_the_login(pg_app: Flask, world) -> None:
     """A poll without a session gets 401 and an HX-Redirect to the login page."""
     response = pg_app.test_client().get("/live/feed?after_play=0", headers={"HX-Request": "1"})
     assert response.status_code == 401 and response.headers["HX-Redirect"].startswith("/login")
+
+
+def test_a_play_committed_late_comes_with_a_later_poll(pg_app: Flask, console_client, world):
+    """A play whose transaction commits after a later play's was shown still comes, once: its
+    id rides in the poller's URL until it does."""
+    from sqlalchemy.orm import Session
+
+    from central.catalog.models import Track
+
+    admin = console_client("admin")
+    url = opened(admin)
+    with pg_app.app_context(), Session(db.engine) as slow:
+        joy = stations.find_station(slow, "joy-fm")
+        track = slow.query(Track).filter_by(external_id="A").one()
+        late = add_play(slow, joy, track, T0_MS).id
+        early = plays(pg_app, ("joy-fm", "A", 30))
+        _, ids, _, url = poll(admin, url)
+        assert ids == early and f"held_play={late}" in url
+        slow.commit()
+    _, ids, _, url = poll(admin, url)
+    assert ids == [late] and "held_play=&" in url
+    assert poll(admin, url)[1] == []
