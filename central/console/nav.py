@@ -8,11 +8,21 @@ from central.auth import roles
 
 EVERYONE = [("Dashboard", "console.dashboard")]
 NAV: dict[str, list[tuple[str, str]]] = {
-    roles.ADMIN: [],
-    roles.AUDITOR: [],
-    roles.STATION: [],
-    roles.ARTIST: [],
-    roles.RIGHTS_HOLDER: [],
+    roles.ADMIN: [
+        ("Live", "live.live_page"),
+    ],
+    roles.AUDITOR: [
+        ("Live", "live.live_page"),
+    ],
+    roles.STATION: [
+        ("Live", "live.live_page"),
+    ],
+    roles.ARTIST: [
+        ("Live", "live.live_page"),
+    ],
+    roles.RIGHTS_HOLDER: [
+        ("Live", "live.live_page"),
+    ],
 }
 ACCOUNT = [("Account", "console.account")]
 
