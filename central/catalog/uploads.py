@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from central import queues
+from central.auth import audit
 from central.catalog import store
 from central.catalog.models import Track
 from central.catalog.upload_checks import (
@@ -111,6 +112,39 @@ def submit_upload(
     except queues.REDIS_DOWN as error:  # recorded as queued: sweep_uploads enqueues it later
         logger.warning("upload %d: not enqueued, Redis unavailable: %s", upload_id, error)
     return row
+
+
+def register_upload(
+    session: Session,
+    queue: Queue,
+    stream: IO[bytes],
+    fields: Mapping[str, Any],
+    *,
+    actor: str,
+    via: str,
+    parties: frozenset[str] | None,
+    settings: Settings,
+) -> TrackUpload:
+    """Register a track by upload, as the API and the console do: submit_upload into the
+    settings' uploads folder and size limit, audited as `actor` (via api or console),
+    committed. UploadError with every problem, nothing kept and the session rolled back."""
+    try:
+        row = submit_upload(
+            session, queue, stream, fields, submitted_by=actor, parties=parties,
+            directory=uploads_dir(settings), bytes_max=settings.upload_bytes_max,
+        )  # fmt: skip
+    except UploadError:
+        session.rollback()
+        raise
+    audit.record(session, actor, via, "track.upload", "track_upload", row.id,
+                 {"title": row.title, "size_bytes": row.size_bytes})  # fmt: skip
+    session.commit()
+    return row
+
+
+def too_large(error: UploadError) -> bool:
+    """Whether an upload was refused for its size (413 rather than 400)."""
+    return any("too large" in p for p in error.problems)
 
 
 def checked_metadata(

@@ -15,6 +15,7 @@ to the account's posted movement in the period."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,11 +35,12 @@ from central.royalties.jobs import find_accrual
 from central.royalties.queries import explain_play
 from central.royalties.rights import party_kind
 from central.stations.models import Station
-from central.times import iso_datetime
+from central.times import at_ms, iso_datetime
 
 EARNINGS_RANGE_MS_MAX = 366 * DAY_MS  # a (leap) year per statement or breakdown
 STATEMENT_LIMIT_DEFAULT = 100
 STATEMENT_LIMIT_MAX = 1000
+MONTHS_MAX = 120  # the longest earnings-per-month series one query may ask for
 BREAKDOWN_BY = rollup.DIMENSIONS
 NOT_ACCRUED = "not_accrued"  # a play's royalty state before it has an accrual
 _CURSOR = re.compile(r"([0-9]{1,15}):([0-9]{1,5})")
@@ -54,6 +56,14 @@ class StatementPage:
     closing_minor: int
     lines: list[dict[str, Any]]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class MonthlySeries:
+    """What the ledger posted to an account per UTC month (month to date for the last)."""
+
+    account: AccountBalance
+    months: list[dict[str, Any]]  # [{"month": "YYYY-MM", "amount_minor", "entries"}], in order
 
 
 @dataclass(frozen=True)
@@ -117,6 +127,21 @@ def statement_page(
     return StatementPage(account_balance(account), span, opening, closing, lines, next_cursor)
 
 
+def statement_lines(
+    session: Session, account_code: str, span: TimeRange, parties: frozenset[str] | None = None
+) -> Iterator[dict[str, Any]]:
+    """Every line of the account's statement for `span`, page after page (none: not in scope)."""
+    cursor = None
+    while True:
+        page = statement_page(session, account_code, span, STATEMENT_LIMIT_MAX, cursor, parties)
+        if page is None:
+            return
+        yield from page.lines
+        if page.next_cursor is None:
+            return
+        cursor = page.next_cursor
+
+
 def _lines(account: Account, lo: int, hi: int, position: tuple[int, int] | None) -> Any:
     """The query of the account's lines of seqs [lo, hi) after the line `position`, in order."""
     start = max(position[0], lo) if position else lo
@@ -163,6 +188,52 @@ def breakdown(
     rows = _named(session, by, sums)
     total = other + sum(r["amount_minor"] for r in rows)
     return Breakdown(account_balance(account), span, by, rows, other, total)
+
+
+def last_months(now_ms: int, months: int) -> list[str]:
+    """The `months` UTC months ending with the current one, as YYYY-MM, oldest first. Pure;
+    QueryError outside 1..MONTHS_MAX."""
+    if not 1 <= months <= MONTHS_MAX:
+        raise QueryError(f"months: must be 1-{MONTHS_MAX}, got {months}")
+    moment = at_ms(now_ms)
+    index = moment.year * 12 + moment.month - 1  # months since year 0, so steps back are easy
+    return [f"{n // 12:04d}-{n % 12 + 1:02d}" for n in range(index - months + 1, index + 1)]
+
+
+def monthly(
+    session: Session, account_code: str, months: list[str],
+    parties: frozenset[str] | None = None,
+) -> MonthlySeries | None:  # fmt: skip
+    """What the account was posted in each month of `months` (YYYY-MM, in order), from the
+    rollup's month totals (None: not in scope); a month with nothing posted is 0."""
+    if not scope_codes(parties, account_code):
+        return None
+    if not rollup.is_rolled_up(account_code):
+        raise QueryError(f"party: {account_code[:80]} is no party's earnings account")
+    account = session.scalar(select(Account).where(Account.code == account_code))
+    if account is None:
+        return MonthlySeries(_empty(account_code), [_month(m, 0, 0) for m in months])
+    row = rollup.EarningsPeriod
+    found = {
+        r.period: r
+        for r in session.scalars(
+            select(row).where(
+                row.account_id == account.id, row.dimension == rollup.TOTAL,
+                row.grain == rollup.MONTH, row.key_id == rollup.NO_PLAY,
+                row.period.in_(months),
+            )
+        )
+    }  # fmt: skip
+    series = [
+        _month(m, found[m].amount_minor, found[m].entries) if m in found else _month(m, 0, 0)
+        for m in months
+    ]
+    return MonthlySeries(account_balance(account), series)
+
+
+def _month(month: str, amount_minor: int, entries: int) -> dict[str, Any]:
+    """One month of a series."""
+    return {"month": month, "amount_minor": amount_minor, "entries": entries}
 
 
 def play_royalty(
