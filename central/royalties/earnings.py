@@ -35,7 +35,7 @@ from central.royalties.jobs import find_accrual
 from central.royalties.queries import explain_play
 from central.royalties.rights import party_kind
 from central.stations.models import Station
-from central.times import at_ms, iso_datetime
+from central.times import at_ms, iso_datetime, parse_iso_ms
 
 EARNINGS_RANGE_MS_MAX = 366 * DAY_MS  # a (leap) year per statement or breakdown
 STATEMENT_LIMIT_DEFAULT = 100
@@ -44,6 +44,7 @@ MONTHS_MAX = 120  # the longest earnings-per-month series one query may ask for
 BREAKDOWN_BY = rollup.DIMENSIONS
 NOT_ACCRUED = "not_accrued"  # a play's royalty state before it has an accrual
 _CURSOR = re.compile(r"([0-9]{1,15}):([0-9]{1,5})")
+_MONTH = re.compile(r"(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -198,6 +199,15 @@ def last_months(now_ms: int, months: int) -> list[str]:
     moment = at_ms(now_ms)
     index = moment.year * 12 + moment.month - 1  # months since year 0, so steps back are easy
     return [f"{n // 12:04d}-{n % 12 + 1:02d}" for n in range(index - months + 1, index + 1)]
+
+
+def month_range(month: str) -> TimeRange:
+    """[first instant, first instant of the next) of a UTC month given as YYYY-MM. Pure;
+    QueryError for anything else."""
+    if not _MONTH.fullmatch(month) or not 1 <= int(month[5:]) <= 12:
+        raise QueryError(f"month: YYYY-MM, e.g. 2026-11, got {month[:20]!r}")
+    first = periods.month_start_ms(parse_iso_ms(f"{month}-01T00:00:00Z"))
+    return TimeRange(first, periods.next_month_ms(first))
 
 
 def monthly(
