@@ -11,8 +11,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
     roles.ADMIN: [],
     roles.AUDITOR: [],
     roles.STATION: [],
-    roles.ARTIST: [],
-    roles.RIGHTS_HOLDER: [],
+    roles.ARTIST: [("Tracks", "artist.track_list"), ("Statements", "artist.statement")],
+    roles.RIGHTS_HOLDER: [("Tracks", "artist.track_list"), ("Statements", "artist.statement")],
 }
 ACCOUNT = [("Account", "console.account")]
 
