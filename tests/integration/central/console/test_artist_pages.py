@@ -144,8 +144,8 @@ def test_dashboard_numbers_are_the_apis(pg_app: Flask, console_client, earned) -
 def test_chart_data_is_the_series_functions(pg_app: Flask, console_client, earned) -> None:
     """The JSON beside each canvas is the plays-per-day and earnings-per-month series, as the
     domain functions give them (earnings as exact decimals of the currency)."""
-    page = client_page = console_client("artist").get("/")
-    assert client_page.status_code == 200
+    page = console_client("artist").get("/")
+    assert page.status_code == 200
     drawn = charts(page.text)
     now = now_ms()
     with pg_app.app_context():
@@ -162,9 +162,7 @@ def test_chart_data_is_the_series_functions(pg_app: Flask, console_client, earne
     assert 'role="img" aria-label="' in page.text and "<caption>Plays per UTC day" in page.text
 
 
-def test_another_partys_play_is_404_and_ones_own_is_explained(
-    console_client, earned
-) -> None:
+def test_another_partys_play_is_404_and_ones_own_is_explained(console_client, earned) -> None:
     """Ama opens A's play with its price, split and transfers; B's play (Kofi's) is a 404 to
     her, as in the API; station staff see joy-fm's plays, not peace-fm's."""
     ama = console_client("artist")
