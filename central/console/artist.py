@@ -12,7 +12,16 @@ import json
 import re
 from typing import Any
 
-from flask import Blueprint, Response, current_app, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import BadRequest, NotFound
 
@@ -260,7 +269,8 @@ def statement() -> ResponseReturnValue:
 @blueprint.get("/statements/download")
 @policy(PARTY_ROLES, scope="ledger:read")
 def statement_download() -> Response:
-    """The month's statement as CSV, every line (all pages), minor units and decimals."""
+    """The month's statement as CSV, every line (all pages), minor units and decimals; the
+    first page is read before the answer starts, so a party not in scope is still a 404."""
     party = _party_or_404()
     if party is None:
         raise NotFound("You speak for no party yet.")
@@ -268,10 +278,10 @@ def statement_download() -> Response:
     page = _statement_page(party, month, None)
     span = earnings.month_range(month)
     lines = earnings.statement_lines(db.session, party, span, current_principal().parties)
-    body = "".join(statements.statement_csv(lines, page.account.currency))
+    rows = statements.statement_csv(lines, page.account.currency)
     filename = f"statement-{_safe(party)}-{month}.csv"
     return Response(
-        body,
+        stream_with_context(rows),  # a month of a label's lines need not sit in memory
         mimetype="text/csv",
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
