@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from rq import Queue
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
@@ -43,6 +43,7 @@ from central.royalties.rights import parse_shares
 logger = logging.getLogger(__name__)
 
 COPY_CHUNK_BYTES = 1 << 20
+RECENT_UPLOADS_MAX = 100
 FILE_MODE = 0o600
 
 
@@ -233,6 +234,24 @@ def visible(row: TrackUpload, parties: frozenset[str] | None) -> bool:
     return parties is None or bool(set(json.loads(row.parties_json)) & parties)
 
 
+def recent_uploads(
+    session: Session, parties: frozenset[str] | None, limit: int = RECENT_UPLOADS_MAX
+) -> list[UploadStatus]:
+    """The newest uploads the caller may see (of one of `parties`; None: all), newest first."""
+    assert 1 <= limit <= RECENT_UPLOADS_MAX, limit
+    if parties is not None and not parties:
+        return []
+    query = select(TrackUpload).order_by(TrackUpload.id.desc()).limit(limit)
+    if parties is not None:  # parties_json is a JSON list: each code appears quoted in it
+        query = query.where(
+            or_(*[
+                TrackUpload.parties_json.contains(json.dumps(p), autoescape=True)
+                for p in sorted(parties)
+            ])
+        )  # fmt: skip
+    return [status_of(session, row) for row in session.scalars(query) if visible(row, parties)]
+
+
 def upload_status(
     session: Session, upload_id: int, parties: frozenset[str] | None
 ) -> UploadStatus | None:
@@ -240,6 +259,11 @@ def upload_status(
     row = session.get(TrackUpload, upload_id)
     if row is None or not visible(row, parties):
         return None
+    return status_of(session, row)
+
+
+def status_of(session: Session, row: TrackUpload) -> UploadStatus:
+    """An upload's status: its row, its review's id and its track's external id."""
     review_id = session.scalar(select(TrackReview.id).where(TrackReview.upload_id == row.id))
     track = session.get(Track, row.track_id) if row.track_id is not None else None
     return UploadStatus(

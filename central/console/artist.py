@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict
 from typing import Any
 
 from flask import (
@@ -32,7 +33,7 @@ from central.auth.policy import Principal, current_principal, policy
 from central.auth.roles import ARTIST, RIGHTS_HOLDER, ROLES
 from central.catalog import queries as catalog
 from central.catalog.upload_models import WORKING_STATES
-from central.catalog.uploads import register_upload, too_large, upload_status
+from central.catalog.uploads import recent_uploads, register_upload, too_large, upload_status
 from central.errors import QueryError, UploadError
 from central.extensions import db
 from central.plays import queries
@@ -47,6 +48,7 @@ DASHBOARD_MONTHS = 12
 TOP_ROWS = 5
 RECENT_PLAYS = 10
 TRACKS_PAGE = 50
+RECENT_UPLOADS = 10
 STATEMENT_PAGE = 100
 UPLOAD_POLL = "every 2s"
 # A share document made from the form when none is pasted: the uploader's party holds all of
@@ -174,6 +176,8 @@ def _tracks_page(form: dict[str, str], problems: list[str], status: int) -> Resp
     page_html = render_template(
         "artist/tracks.html", tracks=page.tracks, next_url=next_url, form=form,
         problems=problems, parties=sorted(who.parties or ()),
+        uploads=[asdict(u) for u in recent_uploads(db.session, who.parties, RECENT_UPLOADS)],
+        working_states=WORKING_STATES,
     )  # fmt: skip
     return page_html, status
 

@@ -83,6 +83,7 @@ def test_an_upload_by_form_is_queued_polled_and_registered(
     assert "Registered as <strong>nkwa</strong>" in done.text
     listed = client.get("/tracks")
     assert "Nkwa" in listed.text and "GHA012600007" in listed.text
+    assert f'href="/tracks/uploads/{row.id}"' in listed.text
     with queued.app_context():
         events = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "track.upload"))
         assert [e.via for e in events] == ["console"]
@@ -125,5 +126,8 @@ def test_another_partys_upload_is_404(queued: Flask, console_client, tmp_path: P
     ama = console_client("artist")
     ama.form("/tracks", {"file": song(tmp_path), "title": "Nkwa", "isrc": "GH-A01-26-00007"})
     (row,) = uploads(queued)
-    assert console_client("rights_holder").get(f"/tracks/uploads/{row.id}").status_code == 404
+    label = console_client("rights_holder")
+    assert label.get(f"/tracks/uploads/{row.id}").status_code == 404
+    assert f'href="/tracks/uploads/{row.id}"' not in label.get("/tracks").text
+    assert f'href="/tracks/uploads/{row.id}"' in ama.get("/tracks").text
     assert console_client("station").get(f"/tracks/uploads/{row.id}").status_code == 403
