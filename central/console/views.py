@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_user, logout_user
 from werkzeug.exceptions import TooManyRequests
@@ -65,6 +65,53 @@ def login() -> ResponseReturnValue:
                  {"from": request.remote_addr})  # fmt: skip
     db.session.commit()
     return redirect(target)
+
+
+@blueprint.route("/password-reset", methods=["GET", "POST"])
+@public
+def password_reset() -> ResponseReturnValue:
+    """Ask for a reset link by mail; the answer is the same whether or not the email is known."""
+    if request.method == "GET":
+        return render_template("password_reset.html", sent=False, error=None)
+    email = request.form.get("email", "").strip()[:EMAIL_CHARS_MAX]
+    try:
+        check_login(email or None)
+    except TooManyRequests as refused:
+        return render_template("password_reset.html", sent=False, error=refused.description), 429
+    user = users.request_password_reset(db.session, email, current_app.config["ZAMIO"].public_url)
+    if user is not None:
+        audit.record(db.session, f"user:{user.id}", "console", "user.reset_requested", "user",
+                     user.id)  # fmt: skip
+        db.session.commit()
+    return render_template("password_reset.html", sent=True, error=None)
+
+
+@blueprint.route("/password", methods=["GET", "POST"])
+@public
+def password_set() -> ResponseReturnValue:
+    """Choose a password with the token of an invite or reset link (it works once); then sign in."""
+    token = request.values.get("token", "")[:100]
+    if request.method == "GET":
+        return render_template("password_set.html", token=token, error=None, done=False)
+    password = request.form.get("password", "")
+    error = None
+    if password != request.form.get("confirm_password", ""):
+        error = "The password and its confirmation differ."
+    else:
+        try:
+            check_login(None)
+            user = users.redeem_one_time_token(db.session, token, password)
+        except TooManyRequests as refused:
+            error = refused.description
+        except UserError as problem:
+            db.session.rollback()
+            error = str(problem).capitalize() + "."
+    if error is not None:
+        return render_template("password_set.html", token=token, error=error, done=False), 400
+    audit.record(db.session, f"user:{user.id}", "console", "user.password_set", "user", user.id,
+                 {"password": "changed"})  # fmt: skip
+    db.session.commit()
+    return render_template("password_set.html", token="", error=None, done=True)
 
 
 @blueprint.post("/logout")

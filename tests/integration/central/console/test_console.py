@@ -210,3 +210,41 @@ def test_the_session_key_is_made_once_and_kept_private(tmp_path, monkeypatch) ->
         create_app({"DATABASE_URL": url, "SECRET_KEY": "short"})
     chosen = "k" * 40
     assert create_app({"DATABASE_URL": url, "SECRET_KEY": chosen}).config["SECRET_KEY"] == chosen
+
+
+def test_a_reset_link_sets_a_new_password_once(pg_app: Flask, console_people) -> None:
+    """Ask for a link (same answer for an unknown email), open the mailed link, choose a
+    password: it signs in; the link does not work twice."""
+    client = pg_app.test_client()
+    token = csrf_of(client.get("/password-reset").text)
+    for email in (console_people["artist"], "nobody@nowhere.test"):
+        sent = client.post("/password-reset", data={"email": email, "csrf_token": token})
+        assert sent.status_code == 200 and "on its way" in sent.text
+    with pg_app.app_context():
+        mails = users.outbox(db.session)
+    assert [m.to_address for m in mails] == [console_people["artist"]]
+    link = next(line.strip() for line in mails[0].body.splitlines() if "/password?token=" in line)
+    path = link[link.index("/password?") :]
+    form = client.get(path)
+    assert form.status_code == 200 and 'name="token"' in form.text
+    secret = path.split("token=")[1]
+    new = "a brand new passphrase"
+    data = {"token": secret, "password": new, "confirm_password": new, "csrf_token": token}
+    assert "password is set" in client.post("/password", data=data).text
+    assert client.post("/password", data=data).status_code == 400
+    assert sign_in(pg_app, console_people["artist"], new).get("/account").status_code == 200
+
+
+def test_sign_in_attempts_are_throttled(pg_app: Flask, console_people) -> None:
+    """Past the login limit the form answers 429 with when to come back, even with the right
+    password."""
+    from tests.integration.central.auth.conftest import set_limits
+
+    set_limits(pg_app, login_rate_limit="2 per minute")
+    client = pg_app.test_client()
+    token = csrf_of(client.get("/login").text)
+    data = {"email": console_people["admin"], "password": "wrong password!", "csrf_token": token}
+    assert [client.post("/login", data=data).status_code for _ in range(2)] == [401, 401]
+    refused = client.post("/login", data={**data, "password": PASSWORD})
+    assert refused.status_code == 429 and "try again in" in refused.text
+    assert int(refused.headers["Retry-After"]) >= 1
