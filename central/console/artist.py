@@ -106,6 +106,7 @@ def dashboard_data(party: str) -> dict[str, Any]:
         "span": span,
         "balance": balance,
         "days": days,
+        "plays_total": sum(d["plays"] for d in days),  # the series' own sum, as its table shows
         "months": in_currency(monthly.months, balance.currency),
         "plays_chart": plays_chart(days),
         "earnings_chart": earnings_chart(monthly.months, balance.currency),
