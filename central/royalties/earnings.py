@@ -129,18 +129,34 @@ def statement_page(
 
 
 def statement_lines(
-    session: Session, account_code: str, span: TimeRange, parties: frozenset[str] | None = None
-) -> Iterator[dict[str, Any]]:
-    """Every line of the account's statement for `span`, page after page (none: not in scope)."""
-    cursor = None
+    session: Session, account_code: str, span: TimeRange, parties: frozenset[str] | None = None,
+    batch_lines: int = STATEMENT_LIMIT_MAX,
+) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Every line of the account's statement for `span`, as statement_page's pages give them
+    (none: not in scope). The balance before the first line is read once; later lines carry
+    the running balance on, read `batch_lines` at a time after the last one."""
+    first = statement_page(session, account_code, span, batch_lines, None, parties)
+    if first is None:
+        return
+    yield from first.lines
+    if first.next_cursor is None:
+        return
+    account = session.scalar(select(Account).where(Account.code == account_code))
+    assert account is not None  # it had lines
+    seqs = periods.seqs_at(session, [span.since_ms, span.until_ms])
+    last = first.lines[-1]
+    position, running = (last["seq"], last["leg"]), last["balance_minor"]
     while True:
-        page = statement_page(session, account_code, span, STATEMENT_LIMIT_MAX, cursor, parties)
-        if page is None:
+        rows = session.execute(
+            _lines(account, seqs[span.since_ms], seqs[span.until_ms], position).limit(batch_lines)
+        ).all()
+        for row in rows:
+            if row.state in MONEY_STATES:
+                running += _signed(account, row.side, row.amount_minor)
+            yield _line(row, running)
+        if len(rows) < batch_lines:
             return
-        yield from page.lines
-        if page.next_cursor is None:
-            return
-        cursor = page.next_cursor
+        position = (rows[-1].seq, rows[-1].leg)
 
 
 def _lines(account: Account, lo: int, hi: int, position: tuple[int, int] | None) -> Any:

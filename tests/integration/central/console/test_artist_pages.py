@@ -254,3 +254,24 @@ def test_the_series_apis_are_scoped(pg_app: Flask, earned) -> None:
         db.session.commit()
     kofi = api(pg_app, api_token(pg_app, "kofi@artists.test"), "/api/v1/plays/daily", days=3)
     assert sum(d["plays"] for d in kofi["days"]) == 1 and len(kofi["days"]) == 3
+
+
+def test_statement_lines_are_the_apis_pages_joined(pg_app: Flask, earned) -> None:
+    """statement_lines, read one line at a time after the first page, gives the lines and
+    running balances of the API's statement walked page by page (limit 1) and of one page."""
+    month = earnings.month_range(earnings.last_months(now_ms(), 1)[0])
+    token = api_token(pg_app, "label@adomi.test")
+    walked, cursor = [], None
+    while True:
+        params = {"since": month.since_ms, "until": month.until_ms, "limit": 1}
+        page = api(pg_app, token, "/api/v1/earnings/statement",
+                   **params, **({"cursor": cursor} if cursor else {}))  # fmt: skip
+        walked += page["lines"]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    with pg_app.app_context():
+        one_by_one = list(earnings.statement_lines(db.session, LABEL, month, batch_lines=1))
+        at_once = list(earnings.statement_lines(db.session, LABEL, month))
+        assert list(earnings.statement_lines(db.session, LABEL, month, frozenset({AMA}))) == []
+    assert len(walked) == 3 and one_by_one == walked == at_once
