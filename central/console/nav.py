@@ -8,11 +8,25 @@ from central.auth import roles
 
 EVERYONE = [("Dashboard", "console.dashboard")]
 NAV: dict[str, list[tuple[str, str]]] = {
-    roles.ADMIN: [],
-    roles.AUDITOR: [],
-    roles.STATION: [],
-    roles.ARTIST: [("Tracks", "artist.track_list"), ("Statements", "artist.statement")],
-    roles.RIGHTS_HOLDER: [("Tracks", "artist.track_list"), ("Statements", "artist.statement")],
+    roles.ADMIN: [
+        ("Live", "live.live_page"),
+    ],
+    roles.AUDITOR: [
+        ("Live", "live.live_page"),
+    ],
+    roles.STATION: [
+        ("Live", "live.live_page"),
+    ],
+    roles.ARTIST: [
+        ("Live", "live.live_page"),
+        ("Tracks", "artist.track_list"),
+        ("Statements", "artist.statement"),
+    ],
+    roles.RIGHTS_HOLDER: [
+        ("Live", "live.live_page"),
+        ("Tracks", "artist.track_list"),
+        ("Statements", "artist.statement"),
+    ],
 }
 ACCOUNT = [("Account", "console.account")]
 
