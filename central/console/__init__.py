@@ -27,6 +27,7 @@ AUDIENCE_MODULES = (
     "central.console.views",
     "central.console.station",
     "central.console.live",
+    "central.console.artist",
 )
 STATIC_ENDPOINT = "console.static"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
