@@ -10,12 +10,7 @@ from collections.abc import Iterator
 from flask import Flask
 from waitress.server import create_server
 
-from central.serve_cli import (
-    CHANNEL_TIMEOUT_S,
-    CONNECTIONS_MAX,
-    FORM_OVERHEAD_BYTES_MAX,
-    waitress_settings,
-)
+from central.serve_cli import CHANNEL_TIMEOUT_S, CONNECTIONS_MAX, waitress_settings
 
 HOST = "127.0.0.1"  # the demo's data is a newcomer's: never served beyond this machine
 THREADS = 8  # zamio serve's default
@@ -29,7 +24,7 @@ class ServeError(Exception):
 @contextlib.contextmanager
 def serving(app: Flask, port: int) -> Iterator[str]:
     """Serve `app` on HOST:`port` (0: any free port) until the block ends; yields its URL."""
-    body_bytes_max = app.config["ZAMIO"].upload_bytes_max + FORM_OVERHEAD_BYTES_MAX
+    body_bytes_max = app.config["MAX_CONTENT_LENGTH"]  # as `zamio serve`: an upload and its form
     settings = waitress_settings(THREADS, CONNECTIONS_MAX, CHANNEL_TIMEOUT_S, body_bytes_max)
     try:
         server = create_server(app, host=HOST, port=port, **settings)
