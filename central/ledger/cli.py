@@ -144,8 +144,9 @@ def verify_command(as_json: bool) -> None:
     """Check the whole ledger (the run is kept for the console's overview); exit 1 and list
     every problem when it is broken."""
     schema.require_current_for_command(db.engine)
-    audit.recorded_by_command()  # run_verify records its own event, with what it found
-    run, report = verify_runs.run_verify(db.session, cli_login(), "cli")
+    report, duration_ms = verify_runs.check(db.session)
+    audit.recorded_by_command()  # record_run audits the run itself, with what it found
+    run = verify_runs.record_run(db.session, report, duration_ms, cli_login(), "cli")
     db.session.commit()
     elapsed_s = run.duration_ms / 1000.0
     if as_json:

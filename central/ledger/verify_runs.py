@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, scoped_session
 
 from central.auth import audit
 from central.extensions import utc_now
@@ -22,13 +22,22 @@ RUNS_LIMIT_MAX = 100
 
 
 def run_verify(session: Session, actor: str, via: str) -> tuple[VerifyRun, Report]:
-    """Check the whole ledger in one snapshot, then keep and audit the run (not committed);
-    the kept run and the report."""
+    """Check the whole ledger, then keep and audit the run (not committed); the kept run and
+    the report."""
+    report, duration_ms = check(session)
+    return record_run(session, report, duration_ms, actor, via), report
+
+
+def check(session: Session) -> tuple[Report, int]:
+    """verify in a snapshot of its own (an open transaction is rolled back first, and the
+    snapshot's after); the report and how long it took, in ms."""
+    inner = session() if isinstance(session, scoped_session) else session  # Flask's db.session
+    if inner.in_transaction():
+        session.rollback()
     started_s = time.perf_counter()
     report = verify(session)
-    session.rollback()  # end the snapshot's transaction before writing
-    duration_ms = round((time.perf_counter() - started_s) * 1000)
-    return record_run(session, report, duration_ms, actor, via), report
+    session.rollback()  # its connection streams results: writes need a fresh one
+    return report, round((time.perf_counter() - started_s) * 1000)
 
 
 def record_run(

@@ -242,7 +242,7 @@ def queue_facts(queue: Queue) -> QueueFacts:
 
 def _oldest_ms(queue: Queue) -> int | None:
     """When the job at the head of the queue was enqueued (None: no job waits)."""
-    first = queue.get_job_ids(0, 0)
+    first = queue.get_job_ids(0, 1)
     if not first:
         return None
     try:
