@@ -35,9 +35,7 @@ def upgrade():
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_ledger_verify_run_at", "ledger_verify_run", ["at"])
-    op.create_index(
-        "ix_quarantined_payload_received_at", "quarantined_payload", ["received_at"]
-    )
+    op.create_index("ix_quarantined_payload_received_at", "quarantined_payload", ["received_at"])
 
 
 def downgrade():

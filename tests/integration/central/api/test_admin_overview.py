@@ -9,8 +9,8 @@ import pytest
 from flask import Flask
 
 from central import queues
-from central.cli import cli
 from central.auth.models import AuditEvent
+from central.cli import cli
 from central.extensions import db
 from central.ledger.models import VerifyRun
 from tests.integration.central.admin_rows import seed_overview
