@@ -9,11 +9,14 @@ from pathlib import Path
 from typing import Any
 
 from apiflask import APIFlask
-from flask import Flask
+from flask import Flask, request
+from flask.typing import ResponseReturnValue
 from sqlalchemy.engine import make_url
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from central import api, extensions, health, schema
+from central import api, console, extensions, health, schema
+from central.api import problems
 from central.config import Settings, load_settings
 
 logger = logging.getLogger(__name__)
@@ -45,12 +48,21 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
     extensions.init_app(app)
     app.register_blueprint(health.blueprint)
     api.register(app)
+    console.register(app)
+    app.register_error_handler(HTTPException, _http_error)
     _trust_proxies(app, settings.trusted_proxies)
     if settings.database_auto_upgrade:
         with app.app_context():
             schema.upgrade_sqlite_if_behind(extensions.db.engine)
     logger.info("app: created with %s", settings.redacted())
     return app
+
+
+def _http_error(error: HTTPException) -> ResponseReturnValue:
+    """An HTTP error as problem+json under /api, as the console's page elsewhere."""
+    if problems.under_api(request.path):
+        return problems.from_werkzeug(error)
+    return console.error_page(error)
 
 
 def _trust_proxies(app: Flask, proxies: int) -> None:

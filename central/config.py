@@ -25,6 +25,7 @@ MQTT_SCHEMES = ("mqtt", "mqtts")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 API_TOKEN_CHARS_MIN = 32
+SECRET_KEY_CHARS_MIN = 32
 TRUSTED_PROXIES_MAX = 5  # more hops than this in front of zamio serve is a mistake
 # RFC 6750 b64token characters: what fits an `Authorization: Bearer` header unquoted
 API_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/-]+=*")
@@ -66,6 +67,11 @@ class Settings:
     # kept; unset: an `uploads` folder beside the SQLite file, or in the user's data dir.
     upload_bytes_max: int = 200 * 1024 * 1024
     uploads_dir: str | None = None
+    # The console's session cookies are signed with this (at least 32 characters; every process
+    # serving the console must share it). Unset: a key made once and kept, readable by its owner
+    # only, in `console-secret` beside the SQLite file or in the user's data dir.
+    secret_key: str | None = dataclasses.field(default=None, repr=False)
+    session_hours: int = 12  # a console login lasts this long (then: sign in again)
 
     def redacted(self) -> dict[str, Any]:
         """The settings with every password and token replaced by ***, safe to log."""
@@ -120,11 +126,14 @@ def validate(settings: Settings) -> list[str]:
     problems.append(_check_scheme("ZAMIO_MQTT_URL", settings.mqtt_url, MQTT_SCHEMES))
     problems.append(_check_bind("ZAMIO_MQTT_BIND", settings.mqtt_bind))
     problems.append(_check_api_token(settings.api_token))
+    if settings.secret_key is not None and len(settings.secret_key) < SECRET_KEY_CHARS_MIN:
+        problems.append(f"ZAMIO_SECRET_KEY: use at least {SECRET_KEY_CHARS_MIN} random characters")
     problems += _check_rate_limits(settings)
     if settings.trusted_proxies > TRUSTED_PROXIES_MAX:
         problems.append(f"ZAMIO_TRUSTED_PROXIES: at most {TRUSTED_PROXIES_MAX}")
     names = ("plays_close_wait_s", "batch_retention_days")
-    for name in (*names, "ingest_resend_interval_s", "ingest_resend_tries_max", "upload_bytes_max"):
+    names += ("ingest_resend_interval_s", "ingest_resend_tries_max", "upload_bytes_max")
+    for name in (*names, "session_hours"):
         if getattr(settings, name) < 1:
             problems.append(f"ZAMIO_{name.upper()}: must be at least 1")
     return [p for p in problems if p]

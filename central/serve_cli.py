@@ -79,7 +79,12 @@ def serve_command(
     except OSError as error:
         raise click.ClickException(f"cannot listen on {host}:{port}: {error}") from None
     for host_shown, port_shown in _listening(server):
-        click.echo(f"zamio serve: listening on http://{host_shown}:{port_shown}", err=True)
+        base = f"http://{host_shown}:{port_shown}"
+        click.echo(
+            f"zamio serve: listening on {base}: the console at {base}/login,"
+            f" the API at {base}/api/v1 (its document: {base}/api/docs)",
+            err=True,
+        )
     server.run()
 
 

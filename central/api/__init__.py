@@ -10,7 +10,7 @@ from typing import Any
 
 from apiflask import APIFlask
 from flask import Flask, Response, request
-from werkzeug.exceptions import HTTPException, Unauthorized
+from werkzeug.exceptions import Unauthorized
 from werkzeug.http import HTTP_STATUS_CODES
 
 from central.api import problems, throttle
@@ -85,7 +85,7 @@ def register(app: APIFlask) -> None:
         app.register_blueprint(module.blueprint)
     app.before_request(_guard)
     app.after_request(_conditional)
-    app.register_error_handler(HTTPException, problems.from_werkzeug)
+    # HTTPException's handler is the app's (central/__init__.py): problems here, pages elsewhere
     app.register_error_handler(QueryError, lambda e: problems.problem(400, str(e)))
     # not app.error_processor(): that would also take over werkzeug's errors, losing details
     app.error_callback = problems.from_apiflask

@@ -95,13 +95,9 @@ def password_reset(body: dict[str, Any]) -> dict[str, Any]:
     """Mail a reset link to this email if it is an active user's (the answer is the same
     either way, so emails cannot be probed)."""
     check_login(body["email"])
-    try:
-        user = users.find_user(db.session, users.normalize_email(body["email"]))
-    except UserError:
-        user = None
-    if user is not None and user.active:
-        base = current_app.config["ZAMIO"].public_url
-        users.issue_one_time_token(db.session, user, "reset", base)
+    base = current_app.config["ZAMIO"].public_url
+    user = users.request_password_reset(db.session, body["email"], base)
+    if user is not None:
         audit.record(db.session, f"user:{user.id}", "api", "user.reset_requested", "user", user.id)
         db.session.commit()
     return {"detail": "if that is an account's email, a reset link is on its way"}

@@ -15,14 +15,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import BadRequest, Conflict
 
-from central.auth.models import IdempotencyRecord
+from central.auth.models import IDEMPOTENCY_KEEP_DAYS, IdempotencyRecord
 from central.auth.policy import current_principal
 from central.extensions import db
 
 HEADER = "Idempotency-Key"
 KEY_CHARS_MAX = 200
 IN_PROGRESS = 0
-KEEP_DAYS = 7
+KEEP_DAYS = IDEMPOTENCY_KEEP_DAYS
 ATTRIBUTE = "_zamio_idempotent"
 FILE_CHUNK_BYTES = 1 << 20
 F = TypeVar("F", bound=Callable[..., Any])

@@ -8,7 +8,7 @@ import logging
 from typing import Any
 
 from apiflask import HTTPError
-from flask import Response, json, request
+from flask import Response, json
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
@@ -60,10 +60,8 @@ def problem(
 
 
 def from_werkzeug(error: HTTPException) -> ResponseReturnValue:
-    """Under /api: the HTTP error (400, 401, 404, 405, 429, 500...) as a problem, its headers
-    kept (Allow, WWW-Authenticate, Retry-After); elsewhere Flask's own page."""
-    if not under_api(request.path):
-        return error
+    """An HTTP error under /api (400, 401, 404, 405, 429, 500...) as a problem, its headers
+    kept (Allow, WWW-Authenticate, Retry-After)."""
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
     challenge = getattr(error, "zamio_challenge", None)
     if isinstance(challenge, str):

@@ -148,6 +148,9 @@ class AuditEvent(db.Model):
     changes_json: Mapped[str] = mapped_column(Text, default="{}")
 
 
+IDEMPOTENCY_KEEP_DAYS = 7  # a key is replayed this long, then `zamio purge` deletes it
+
+
 class IdempotencyRecord(db.Model):
     """The first response to a POST with an Idempotency-Key, per caller: replayed for the same
     key and body, 409 for the same key with another body."""

@@ -191,6 +191,19 @@ def issue_one_time_token(session: Session, user: User, purpose: str, link_base: 
     return token
 
 
+def request_password_reset(session: Session, email: str, link_base: str) -> User | None:
+    """Mail a reset link if `email` is an active user's; the user, or None (callers answer
+    the same either way, so emails cannot be probed)."""
+    try:
+        user = find_user(session, normalize_email(email))
+    except UserError:
+        return None
+    if user is None or not user.active:
+        return None
+    issue_one_time_token(session, user, "reset", link_base)
+    return user
+
+
 def redeem_one_time_token(session: Session, token: str, password: str) -> User:
     """Set the password of the token's user and use the token up; BadOneTimeToken if it is
     unknown, used, expired, or its user disabled."""

@@ -16,8 +16,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from central.api import idempotency
-from central.auth.models import IdempotencyRecord
+from central.auth.models import IDEMPOTENCY_KEEP_DAYS, IdempotencyRecord
 from central.extensions import db
 from central.ingest.models import BatchConflict, IngestedBatch, QuarantinedPayload
 from central.monitoring.models import DeviceEvent
@@ -50,7 +49,7 @@ def purge_expired(session: Session, now: datetime, retention_days: int) -> Purge
     quarantined = _purge(session, QuarantinedPayload, QuarantinedPayload.received_at < cutoff)
     events = _purge(session, DeviceEvent, DeviceEvent.received_at < cutoff)
     # the API's idempotency keys are replayed for KEEP_DAYS, whatever the batch retention
-    kept_since = now - timedelta(days=idempotency.KEEP_DAYS)
+    kept_since = now - timedelta(days=IDEMPOTENCY_KEEP_DAYS)
     records = _purge(session, IdempotencyRecord, IdempotencyRecord.created_at < kept_since)
     return Purged(batches, quarantined, events, records)
 

@@ -190,7 +190,7 @@ def test_the_readme_production_path_ends_in_paid_plays(
     tmp_path: Path, database: tuple[str, str], redis_url: str, redis_connection, services
 ) -> None:
     """Every line of "Running for real", in order: the song streamed is one closed play with
-    its royalty, `zamio ledger verify` passes and the API lists the play."""
+    its royalty, `zamio ledger verify` passes, the API lists the play and the console serves."""
     broker, icecast = services
     workdir = tmp_path / "operator"
     workdir.mkdir()
@@ -240,12 +240,13 @@ def test_the_readme_production_path_ends_in_paid_plays(
     finally:
         for _, process in reversed(operator.background):
             stop_process(process)
-    plays_text, explained, verified, api = outputs
+    plays_text, explained, verified, api, console = outputs
     assert "adwoa" in plays_text and "Adwoa" in plays_text, plays_text
     assert "artist:ama:earnings" in explained and "label:kasa:earnings" in explained, explained
     assert verified.startswith("ledger ok:"), verified
     listed = json.loads(api)
     assert [play["track"]["external_id"] for play in listed["plays"]] == ["adwoa"], listed
+    assert "Sign in to ZamIO" in console, console[:500]
     (play,) = closed_paid_plays(operator)
     assert abs(play["duration_ms"] / 1000 - SONG_S) <= 4, play
 

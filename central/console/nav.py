@@ -1,0 +1,24 @@
+"""The console's navigation by role: (label, endpoint) in order. Each audience adds its pages."""
+
+from __future__ import annotations
+
+from flask import url_for
+
+from central.auth import roles
+
+EVERYONE = [("Dashboard", "console.dashboard")]
+NAV: dict[str, list[tuple[str, str]]] = {
+    roles.ADMIN: [],
+    roles.AUDITOR: [],
+    roles.STATION: [],
+    roles.ARTIST: [],
+    roles.RIGHTS_HOLDER: [],
+}
+ACCOUNT = [("Account", "console.account")]
+
+
+def items(role: str | None) -> list[tuple[str, str]]:
+    """(label, URL) of the nav for `role` (none when signed out)."""
+    if role is None:
+        return []
+    return [(label, url_for(endpoint)) for label, endpoint in EVERYONE + NAV[role] + ACCOUNT]
