@@ -259,13 +259,10 @@ def verify_run_add() -> dict[str, Any]:
 @blueprint.output(UserPage)
 def user_list(args: dict[str, Any]) -> dict[str, Any]:
     """Every user, by id, one page."""
-    query = select(User).order_by(User.id).limit(args["limit"] + 1)
-    if args.get("role"):
-        query = query.where(User.role == args["role"])
+    after = None
     if args.get("cursor"):
         (after,) = pagination.decode("users", args["cursor"], 1)
-        query = query.where(User.id > after)
-    rows = list(db.session.scalars(query))
+    rows = users.user_page(db.session, args["limit"] + 1, args.get("role"), after)
     page, next_cursor = pagination.split_page(rows, args["limit"], "users", lambda u: [u.id])
     codes = station_store.codes_by_id(db.session)
     return {"users": [users.user_record(u, codes) for u in page], "next_cursor": next_cursor}

@@ -8,8 +8,24 @@ from central.auth import roles
 
 EVERYONE = [("Dashboard", "console.dashboard")]
 NAV: dict[str, list[tuple[str, str]]] = {
-    roles.ADMIN: [],
-    roles.AUDITOR: [],
+    roles.ADMIN: [
+        ("Stations", "console_admin.stations"),
+        ("Catalogue", "console_admin.tracks"),
+        ("Reviews", "console_admin.reviews"),
+        ("Quarantine", "console_admin.quarantine"),
+        ("Ledger", "console_admin.ledger"),
+        ("Rate cards", "console_admin.ratecards"),
+        ("Users", "console_admin.user_list"),
+        ("Audit log", "console_admin.audit_log"),
+    ],
+    roles.AUDITOR: [
+        ("Stations", "console_admin.stations"),
+        ("Catalogue", "console_admin.tracks"),
+        ("Quarantine", "console_admin.quarantine"),
+        ("Ledger", "console_admin.ledger"),
+        ("Rate cards", "console_admin.ratecards"),
+        ("Audit log", "console_admin.audit_log"),
+    ],
     roles.STATION: [],
     roles.ARTIST: [],
     roles.RIGHTS_HOLDER: [],

@@ -14,7 +14,8 @@ from central.extensions import utc_now
 from central.ingest.store import quarantine
 from central.monitoring.models import DeviceEvent, DeviceStatus
 from central.royalties.models import POSTED, UNFUNDED, RoyaltyAccrual
-from central.stations.models import Device
+from central.stations.models import Device, Station
+from central.stations.store import find_station
 from central.times import at_ms, ms_of
 from tests.integration.central.rows import add_play, add_station, add_track
 
@@ -34,9 +35,9 @@ def seed_overview(session: Session) -> Seeded:
     unfunded), one yesterday; 3 quarantined payloads, one of them two days old."""
     now = utc_now()
     now_ms = ms_of(now)
-    joy = add_station(session, "joy-fm", devices=("pi-01", "pi-02"))
-    peace = add_station(session, "peace-fm", devices=("pi-03", "pi-04", "pi-05"))
-    add_station(session, "quiet-fm")
+    joy = _station(session, "joy-fm", ("pi-01", "pi-02"))
+    peace = _station(session, "peace-fm", ("pi-03", "pi-04", "pi-05"))
+    _station(session, "quiet-fm", ())
     revoked: Device = peace.devices[2]
     revoked.active = False
     pi01, pi02, pi03 = joy.devices[0], joy.devices[1], peace.devices[0]
@@ -65,6 +66,17 @@ def seed_overview(session: Session) -> Seeded:
     oldest.received_at = now - timedelta(days=2)
     session.flush()
     return Seeded(now_ms, plays_today=3, paid_today_minor=400)
+
+
+def _station(session: Session, code: str, devices: tuple[str, ...]) -> Station:
+    """The station (made if it is not there yet) with these devices added."""
+    station = find_station(session, code)
+    if station is None:
+        return add_station(session, code, devices)
+    for device_code in devices:
+        station.devices.append(Device(code=device_code, active=True, password_hash="$7$x"))
+    session.flush()
+    return station
 
 
 def _status(session: Session, device: Device, state: str, last_seen_ms: int) -> None:
