@@ -12,7 +12,7 @@ from flask.testing import FlaskCliRunner
 
 from central.auth import tokens, users
 from central.auth.models import ApiToken, AuditEvent, User
-from central.catalog.models import TrackNearDuplicate
+from central.catalog.models import Track, TrackNearDuplicate
 from central.catalog.upload_models import PENDING, REVIEW, SAME_AUDIO, TrackReview, TrackUpload
 from central.cli import cli
 from central.extensions import db, utc_now
@@ -51,6 +51,7 @@ def admin_rows(pg_app: Flask, pg_runner: FlaskCliRunner, console_people) -> dict
         assert result.exit_code == 0, result.output
     with pg_app.app_context():
         seed_overview(db.session)
+        played = db.session.query(Track).filter_by(external_id="OV-1").one()
         edit, full = add_track(db.session, "HL-EDIT"), add_track(db.session, "HL-FULL")
         db.session.add(TrackNearDuplicate(track_id=edit.id, other_track_id=full.id,
                                           shared_ms=95_000))  # fmt: skip
@@ -62,7 +63,7 @@ def admin_rows(pg_app: Flask, pg_runner: FlaskCliRunner, console_people) -> dict
         db.session.commit()
         return {
             "edit": edit.id, "full": full.id, "same_audio": reviews[0], "to_reject": reviews[1],
-            "token": token.id, "artist": artist.id,
+            "token": token.id, "artist": artist.id, "played": played.id,
         }  # fmt: skip
 
 
@@ -88,6 +89,7 @@ def test_every_admin_page_renders_the_stored_rows(console_client, admin_rows) ->
         "/admin/stations": ["joy-fm", "pi-02", "badge-stale", "badge-offline", "never seen"],
         "/admin/tracks?q=hl-": ["HL-EDIT", "HL-FULL"],
         f"/admin/tracks/{admin_rows['edit']}": ["HL-FULL", "95", 'data-chart="track-plays-data"'],
+        f"/admin/tracks/{admin_rows['played']}": ["(4 in all)", "OV-1"],
         "/admin/reviews": ["Upload 0", "Upload 1", "HL-FULL", "csrf_token"],
         "/admin/quarantine": ["not_json", "bad_topic", "seeded"],
         "/admin/quarantine?reason=bad_topic": ["bad_topic"],
