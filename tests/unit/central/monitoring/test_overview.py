@@ -81,3 +81,30 @@ def test_an_unreadable_queue_says_why() -> None:
     found = summarise(_facts(queue=QueueFacts(False, error="redis unavailable: refused")))
     assert found["queue"]["available"] is False
     assert found["queue"]["depth"] is None
+
+
+def test_the_embedded_queue_reads_as_inline_and_empty() -> None:
+    """Under the embedded defaults the queue runs jobs as they are enqueued: depth 0, inline."""
+    from central.embedded.inline import inline_queue
+    from central.monitoring.overview import queue_facts
+
+    found = queue_facts(inline_queue())
+    assert (found.inline, found.depth, found.error) == (True, 0, None)
+
+
+def test_the_overview_reads_sqlite_too(app) -> None:
+    """The embedded database (SQLite) answers every query of the overview and the track chart."""
+    from central.embedded.inline import inline_queue
+    from central.extensions import db, utc_now
+    from central.monitoring.overview import overview
+    from central.plays.track_series import track_plays_per_day
+    from tests.integration.central.admin_rows import seed_overview
+
+    with app.app_context():
+        seeded = seed_overview(db.session)
+        db.session.commit()
+        found = overview(db.session, inline_queue(), utc_now())
+        series = track_plays_per_day(db.session, 1, seeded.now_ms, 3)
+    assert (found["plays_today"], found["streams_down"], found["quarantined_24h"]) == (3, 1, 2)
+    assert found["royalties_today"] == [{"currency": "GHS", "amount_minor": 400}]
+    assert sum(d["plays"] for d in series) == 4
