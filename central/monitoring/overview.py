@@ -14,7 +14,7 @@ from typing import Any
 from rq import Queue
 from rq.exceptions import NoSuchJobError
 from rq.job import Job
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from central import queues
@@ -35,6 +35,10 @@ DOWN, DEAD_AIR = "down", "dead_air"
 STREAM_KINDS = ("stream_up", "stream_down", "source_ended", "source_stopped")
 DEAD_AIR_KINDS = ("dead_air", "dead_air_end")
 CONDITIONS_SHOWN_MAX = 50  # streams listed by name; the counts cover all of them
+# A source's condition is judged from its device's newest events of these kinds: an agent
+# raises two to four per outage, so 50 cover every source of a device but one that has been
+# silent through a dozen of its siblings' outages. Bounded so a year of events costs ~10 ms.
+EVENTS_SCANNED = 50
 
 
 @dataclass(frozen=True)
@@ -182,17 +186,12 @@ def load_facts(session: Session, queue: Queue, now: datetime) -> Facts:
 
 
 def _sources(session: Session, active: Any) -> list[SourceEvents]:
-    """Each active device's sources with the time of their latest stream and dead-air events."""
-    kinds = STREAM_KINDS + DEAD_AIR_KINDS
-    query = (
-        select(DeviceEvent.device_id, DeviceEvent.source_id, DeviceEvent.kind,
-               func.max(DeviceEvent.at_ms))
-        .where(DeviceEvent.device_id.in_(active), DeviceEvent.kind.in_(kinds))
-        .group_by(DeviceEvent.device_id, DeviceEvent.source_id, DeviceEvent.kind)
-    )  # fmt: skip
+    """Each active device's sources with the time of their latest stream and dead-air events,
+    among the device's newest EVENTS_SCANNED such events."""
     found: dict[tuple[int, str], dict[str, int]] = {}
-    for device_id, source_id, kind, at_ms in session.execute(query):
-        found.setdefault((device_id, source_id), {})[kind] = int(at_ms)
+    for device_id, source_id, kind, at_ms in session.execute(_newest_events(session, active)):
+        latest = found.setdefault((device_id, source_id), {})
+        latest[kind] = max(int(at_ms), latest.get(kind, -1))
     if not found:
         return []
     names = dict(
@@ -207,6 +206,35 @@ def _sources(session: Session, active: Any) -> list[SourceEvents]:
         SourceEvents(*names[device_id], source_id, latest)
         for (device_id, source_id), latest in sorted(found.items())
     ]
+
+
+def _newest_events(session: Session, active: Any) -> Any:
+    """(device_id, source_id, kind, at_ms) of each active device's newest EVENTS_SCANNED stream
+    and dead-air events. A year of events is millions of rows: PostgreSQL walks each device's
+    (device_id, at_ms) index backwards (LATERAL); SQLite, small, numbers them in a window."""
+    kinds = STREAM_KINDS + DEAD_AIR_KINDS
+    columns = (DeviceEvent.device_id, DeviceEvent.source_id, DeviceEvent.kind, DeviceEvent.at_ms)
+    if session.get_bind().dialect.name == "postgresql":
+        device = select(Device.id).where(Device.active.is_(True)).subquery("d")
+        newest = (
+            select(*columns)
+            .where(DeviceEvent.device_id == device.c.id, DeviceEvent.kind.in_(kinds))
+            .order_by(DeviceEvent.at_ms.desc())
+            .limit(EVENTS_SCANNED)
+            .lateral("e")
+        )
+        return select(newest).select_from(device).join(newest, true())
+    rank = func.row_number().over(
+        partition_by=DeviceEvent.device_id, order_by=DeviceEvent.at_ms.desc()
+    )
+    ranked = (
+        select(*columns, rank.label("rank"))
+        .where(DeviceEvent.device_id.in_(active), DeviceEvent.kind.in_(kinds))
+        .subquery()
+    )
+    return select(ranked.c.device_id, ranked.c.source_id, ranked.c.kind, ranked.c.at_ms).where(
+        ranked.c.rank <= EVENTS_SCANNED
+    )
 
 
 def _plays_today(session: Session, day_ms: int) -> int:
