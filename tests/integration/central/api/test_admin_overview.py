@@ -15,6 +15,7 @@ from central.extensions import db
 from central.ledger.models import VerifyRun
 from tests.integration.central.admin_rows import seed_overview
 from tests.integration.central.api.conftest import TOKEN
+from tests.integration.central.rows import add_track
 
 pytestmark = pytest.mark.integration
 
@@ -79,3 +80,23 @@ def test_the_cli_keeps_its_verify_runs_too(pg_app: Flask, pg_runner) -> None:
         run = db.session.query(VerifyRun).one()
         assert run.via == "cli" and run.actor.startswith("cli:") and run.ok
         assert db.session.query(AuditEvent).filter_by(action="ledger.verify").count() == 1
+
+
+def test_tracks_are_searched_by_title_artist_or_external_id(api_app: Flask) -> None:
+    """GET /tracks?q=: any case, in title, artist or external id; LIKE's wildcards are text."""
+    with api_app.app_context():
+        for external_id, artist in (("HL-1", "Ama"), ("HL-2", "Kojo"), ("X_1", "Esi%")):
+            add_track(db.session, external_id, artist=artist)
+        db.session.commit()
+    client = api_app.test_client()
+
+    def found(q: str) -> list[str]:
+        response = client.get("/api/v1/tracks", query_string={"q": q},
+                              headers={"Authorization": f"Bearer {TOKEN}"})  # fmt: skip
+        assert response.status_code == 200, response.json
+        return [t["external_id"] for t in response.json["tracks"]]
+
+    assert found("hl-") == ["HL-1", "HL-2"]
+    assert found("KOJO") == ["HL-2"]
+    assert found("title x_") == ["X_1"]
+    assert found("%") == ["X_1"]
