@@ -26,7 +26,7 @@ from central.monitoring.store import seen
 from central.plays.models import Play
 from central.royalties.models import PAID_STATES, RoyaltyAccrual
 from central.stations.models import Device, Station
-from central.times import as_utc, iso_utc, ms_of
+from central.times import as_utc, at_ms, iso_utc, ms_of
 
 DAY_MS = 86_400_000
 QUARANTINE_RECENT = timedelta(hours=24)
@@ -72,7 +72,7 @@ class Facts:
     agents: list[Seen | None]  # one per active device
     sources: list[SourceEvents]
     plays_today: int
-    royalties_today_minor: dict[str, int]  # currency -> paid accruals of today's plays
+    royalties_today_minor: dict[str, int]  # currency -> paid accruals made today
     quarantined: int
     quarantined_recent: int
     queue: QueueFacts
@@ -170,7 +170,7 @@ def load_facts(session: Session, queue: Queue, now: datetime) -> Facts:
         agents=[seen(row) for _, row in rows],
         sources=_sources(session, active),
         plays_today=_plays_today(session, day_ms),
-        royalties_today_minor=_royalties_today(session, day_ms),
+        royalties_today_minor=_royalties_today(session, at_ms(day_ms)),
         quarantined=int(session.scalar(select(func.count(QuarantinedPayload.id))) or 0),
         quarantined_recent=int(
             session.scalar(
@@ -189,9 +189,9 @@ def _sources(session: Session, active: Any) -> list[SourceEvents]:
     """Each active device's sources with the time of their latest stream and dead-air events,
     among the device's newest EVENTS_SCANNED such events."""
     found: dict[tuple[int, str], dict[str, int]] = {}
-    for device_id, source_id, kind, at_ms in session.execute(_newest_events(session, active)):
+    for device_id, source_id, kind, event_ms in session.execute(_newest_events(session, active)):
         latest = found.setdefault((device_id, source_id), {})
-        latest[kind] = max(int(at_ms), latest.get(kind, -1))
+        latest[kind] = max(int(event_ms), latest.get(kind, -1))
     if not found:
         return []
     names = dict(
@@ -245,12 +245,12 @@ def _plays_today(session: Session, day_ms: int) -> int:
     return int(session.scalar(query) or 0)
 
 
-def _royalties_today(session: Session, day_ms: int) -> dict[str, int]:
-    """What today's plays paid out (accruals posted or released), by currency."""
+def _royalties_today(session: Session, since: datetime) -> dict[str, int]:
+    """What was accrued since `since` (today's UTC midnight) and paid out (posted or
+    released), by currency: by the accrual's time, on its index, not by joining today's plays."""
     query = (
         select(RoyaltyAccrual.currency, func.sum(RoyaltyAccrual.amount_minor))
-        .join(Play, Play.id == RoyaltyAccrual.play_id)
-        .where(Play.start_ms >= day_ms, Play.start_ms < day_ms + DAY_MS)
+        .where(RoyaltyAccrual.created_at >= since)
         .where(RoyaltyAccrual.state.in_(PAID_STATES))
         .group_by(RoyaltyAccrual.currency)
     )

@@ -1,5 +1,5 @@
 """Ledger verify runs kept (when, by whom, ok or the problems) for the console's overview, and
-an index to count recent quarantined payloads.
+indexes for its counts of the last day: quarantined payloads, royalties accrued.
 
 Revision ID: 0018
 Revises: 0017
@@ -16,7 +16,7 @@ depends_on = None
 
 
 def upgrade():
-    """Add ledger_verify_run and the quarantine's received_at index."""
+    """Add ledger_verify_run and the two indexes."""
     op.create_table(
         "ledger_verify_run",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -36,10 +36,12 @@ def upgrade():
     )
     op.create_index("ix_ledger_verify_run_at", "ledger_verify_run", ["at"])
     op.create_index("ix_quarantined_payload_received_at", "quarantined_payload", ["received_at"])
+    op.create_index("ix_royalty_accrual_created_at", "royalty_accrual", ["created_at"])
 
 
 def downgrade():
     """Drop them."""
+    op.drop_index("ix_royalty_accrual_created_at", table_name="royalty_accrual")
     op.drop_index("ix_quarantined_payload_received_at", table_name="quarantined_payload")
     op.drop_index("ix_ledger_verify_run_at", table_name="ledger_verify_run")
     op.drop_table("ledger_verify_run")
