@@ -23,7 +23,12 @@ from central.console import session, templating
 logger = logging.getLogger(__name__)
 
 # Modules whose `blueprint` is the console's (each audience adds its line).
-AUDIENCE_MODULES = ("central.console.views", "central.console.admin")
+AUDIENCE_MODULES = (
+    "central.console.views",
+    "central.console.admin",
+    "central.console.station",
+    "central.console.live",
+)
 STATIC_ENDPOINT = "console.static"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # Scripts and styles only from the console's own files: no inline script can run, so an

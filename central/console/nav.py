@@ -9,6 +9,7 @@ from central.auth import roles
 EVERYONE = [("Dashboard", "console.dashboard")]
 NAV: dict[str, list[tuple[str, str]]] = {
     roles.ADMIN: [
+        ("Live", "live.live_page"),
         ("Stations", "console_admin.stations"),
         ("Catalogue", "console_admin.tracks"),
         ("Reviews", "console_admin.reviews"),
@@ -19,6 +20,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("Audit log", "console_admin.audit_log"),
     ],
     roles.AUDITOR: [
+        ("Live", "live.live_page"),
         ("Stations", "console_admin.stations"),
         ("Catalogue", "console_admin.tracks"),
         ("Quarantine", "console_admin.quarantine"),
@@ -26,9 +28,15 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("Rate cards", "console_admin.ratecards"),
         ("Audit log", "console_admin.audit_log"),
     ],
-    roles.STATION: [],
-    roles.ARTIST: [],
-    roles.RIGHTS_HOLDER: [],
+    roles.STATION: [
+        ("Live", "live.live_page"),
+    ],
+    roles.ARTIST: [
+        ("Live", "live.live_page"),
+    ],
+    roles.RIGHTS_HOLDER: [
+        ("Live", "live.live_page"),
+    ],
 }
 ACCOUNT = [("Account", "console.account")]
 

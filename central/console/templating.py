@@ -4,6 +4,7 @@ functions; these only format them)."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -16,6 +17,7 @@ from central.console import nav
 from central.ledger.money import format_minor
 from central.times import as_utc, at_ms, ms_of, now_ms
 
+_NOT_ID = re.compile(r"[^a-z0-9]+")
 HTMX_CONFIG = '{"includeIndicatorStyles": false, "allowEval": false, "allowScriptTags": false}'
 
 
@@ -36,7 +38,16 @@ def _context() -> dict[str, Any]:
         "nav_items": nav.items(role),
         "current_path": request.path,
         "htmx_config": HTMX_CONFIG,
+        "dom_id": dom_id,
     }
+
+
+def dom_id(text: str, kind: str) -> str:
+    """An element id unique on this page, readable from `text`: `plays-today-caption-3`."""
+    count = g.get("zamio_dom_ids", 0) + 1
+    g.zamio_dom_ids = count
+    slug = _NOT_ID.sub("-", str(text).lower()).strip("-")[:40] or "x"
+    return f"{slug}-{kind}-{count}"
 
 
 def csrf_field() -> Markup:

@@ -15,13 +15,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from central import cursors
 from central.catalog.models import EXTERNAL_ID_CHARS_MAX, Track
 from central.errors import QueryError
 from central.matching.models import Detection
+from central.plays import feed
 from central.plays.models import Play
 from central.royalties.models import RightsShare
 from central.stations.models import Station
@@ -37,6 +38,7 @@ DETECTIONS_LIMIT_DEFAULT = 100
 DETECTIONS_LIMIT_MAX = 1000
 STATUSES = ("open", "closed")
 ORDERS = ("asc", "desc")
+FEED_SCAN_MAX = 500  # rows one poll of the live feed reads at most; the rest come next poll
 INSTANT_CHARS_MAX = 64  # longer text is no time; refused before parsing
 _CURSOR = re.compile(r"([0-9]{1,15}):([0-9]{1,10})")
 
@@ -57,6 +59,14 @@ class PlayFilter:
     status: str | None = None  # "open", "closed", or None for both
     order: str = "asc"  # by (start_ms, id)
     station_code: str | None = None
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    """The rows in scope stored after a live feed's cursor, newest first, and the next cursor."""
+
+    rows: list[dict[str, Any]]
+    cursor: feed.Cursor
 
 
 @dataclass(frozen=True)
@@ -219,20 +229,70 @@ def recent_detections(
     session: Session, station_id: int, span: TimeRange, limit: int = DETECTIONS_LIMIT_DEFAULT
 ) -> list[dict[str, Any]]:
     """The station's detections starting in `span`, newest first, at most `limit`."""
+    return detections(session, span, limit, station_ids=frozenset({station_id}))
+
+
+def detections(
+    session: Session,
+    span: TimeRange,
+    limit: int = DETECTIONS_LIMIT_DEFAULT,
+    parties: frozenset[str] | None = None,
+    station_ids: frozenset[int] | None = None,
+) -> list[dict[str, Any]]:
+    """The detections in scope starting in `span`, newest first, at most `limit`."""
     check_limit(limit, DETECTIONS_LIMIT_MAX)
-    query = (
-        select(Detection, Track, Station.code)
-        .join(Track, Track.id == Detection.track_id)
-        .join(Station, Station.id == Detection.station_id)
-        .where(
-            Detection.station_id == station_id,
-            Detection.start_ms >= span.since_ms,
-            Detection.start_ms < span.until_ms,
-        )
-        .order_by(Detection.start_ms.desc(), Detection.id.desc())
-        .limit(limit)
+    if not _in_scope(parties, station_ids):
+        return []
+    query = _detections_scoped(
+        _detections_query().where(
+            Detection.start_ms >= span.since_ms, Detection.start_ms < span.until_ms
+        ),
+        parties,
+        station_ids,
     )
+    query = query.order_by(Detection.start_ms.desc(), Detection.id.desc()).limit(limit)
     return [detection_record(*row) for row in session.execute(query)]
+
+
+def feed_start(session: Session, kind: str) -> feed.Cursor:
+    """The live feed cursor of "plays" or "detections" as of now: nothing stored yet is seen."""
+    column = _FEED_IDS[kind]
+    top = session.scalar(select(func.max(column)))
+    if top is None:
+        return feed.start(None, [])
+    present = session.scalars(select(column).where(column > top - feed.HELD_SPAN, column <= top))
+    return feed.start(top, present)
+
+
+def plays_after(
+    session: Session,
+    cursor: feed.Cursor,
+    parties: frozenset[str] | None = None,
+    station_ids: frozenset[int] | None = None,
+) -> FeedPage:
+    """The plays in scope stored after `cursor` (or held by it), newest first."""
+    present = _feed_ids(session, Play.id, cursor)
+    rows: list[dict[str, Any]] = []
+    if present and _in_scope(parties, station_ids):
+        query = _scoped(_plays_query().where(Play.id.in_(present)), parties, station_ids)
+        rows = [play_record(*row) for row in session.execute(query.order_by(Play.id.desc()))]
+    return FeedPage(rows, feed.advance(cursor, present))
+
+
+def detections_after(
+    session: Session,
+    cursor: feed.Cursor,
+    parties: frozenset[str] | None = None,
+    station_ids: frozenset[int] | None = None,
+) -> FeedPage:
+    """The detections in scope stored after `cursor` (or held by it), newest first."""
+    present = _feed_ids(session, Detection.id, cursor)
+    rows: list[dict[str, Any]] = []
+    if present and _in_scope(parties, station_ids):
+        query = _detections_query().where(Detection.id.in_(present))
+        query = _detections_scoped(query, parties, station_ids).order_by(Detection.id.desc())
+        rows = [detection_record(*row) for row in session.execute(query)]
+    return FeedPage(rows, feed.advance(cursor, present))
 
 
 def play_record(play: Play, track: Track, station_code: str) -> dict[str, Any]:
@@ -306,6 +366,43 @@ def _plays_query() -> Select:
         .join(Track, Track.id == Play.track_id)
         .join(Station, Station.id == Play.station_id)
     )
+
+
+def _detections_query() -> Select:
+    """Detections with their track and station code."""
+    return (
+        select(Detection, Track, Station.code)
+        .join(Track, Track.id == Detection.track_id)
+        .join(Station, Station.id == Detection.station_id)
+    )
+
+
+_FEED_IDS = {"plays": Play.id, "detections": Detection.id}
+
+
+def _feed_ids(session: Session, column: InstrumentedAttribute, cursor: feed.Cursor) -> list[int]:
+    """The ids stored after `cursor` or held by it, in any scope, lowest first: one index range
+    (the scope is applied to these rows only, so a poll costs the same for every caller)."""
+    wanted = column > cursor.after
+    if cursor.held:
+        wanted = or_(wanted, column.in_(cursor.held))
+    return list(session.scalars(select(column).where(wanted).order_by(column).limit(FEED_SCAN_MAX)))
+
+
+def _in_scope(parties: frozenset[str] | None, station_ids: frozenset[int] | None) -> bool:
+    """Whether the scope holds anything at all (an empty set of parties or stations: nothing)."""
+    return (parties is None or bool(parties)) and (station_ids is None or bool(station_ids))
+
+
+def _detections_scoped(
+    query: Select, parties: frozenset[str] | None, station_ids: frozenset[int] | None
+) -> Select:
+    """`query` narrowed to the detections of `parties`' tracks and of `station_ids`."""
+    if parties is not None:
+        query = query.where(Detection.track_id.in_(party_track_ids(parties)))
+    if station_ids is not None:
+        query = query.where(Detection.station_id.in_(sorted(station_ids)))
+    return query
 
 
 def _filtered(query: Select, which: PlayFilter) -> Select:
