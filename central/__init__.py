@@ -20,6 +20,7 @@ from central.api import problems
 from central.config import Settings, load_settings
 
 logger = logging.getLogger(__name__)
+FORM_BYTES_MAX = 1 << 20  # the fields of an upload's form beside its file
 
 
 def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -42,6 +43,8 @@ def create_app(overrides: Mapping[str, Any] | None = None) -> Flask:
         TESTING=settings.testing,
         SQLALCHEMY_DATABASE_URI=settings.database_url,
         SQLALCHEMY_ENGINE_OPTIONS={"pool_pre_ping": True},
+        # the largest body any view takes: a track upload and its form (zamio serve says the same)
+        MAX_CONTENT_LENGTH=settings.upload_bytes_max + FORM_BYTES_MAX,
     )
     _register_models()
     _prepare_sqlite_dir(settings)

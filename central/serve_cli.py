@@ -20,7 +20,6 @@ CHANNEL_TIMEOUT_S_MAX = 3600
 CLEANUP_INTERVAL_S_MAX = 10  # idle connections are looked for at least this often
 # Bodies: JSON writes are small; a track upload is at most ZAMIO_UPLOAD_BYTES_MAX, plus the
 # multipart form around it (Flask answers 413 past the upload limit itself, as problem+json).
-FORM_OVERHEAD_BYTES_MAX = 1024 * 1024
 # A header block larger than this is no honest client's.
 REQUEST_HEADER_BYTES_MAX = 64 * 1024
 
@@ -73,7 +72,7 @@ def serve_command(
                 threads,
                 connections_max,
                 channel_timeout_s,
-                app.config["ZAMIO"].upload_bytes_max + FORM_OVERHEAD_BYTES_MAX,
+                app.config["MAX_CONTENT_LENGTH"],
             ),
         )
     except OSError as error:

@@ -37,3 +37,14 @@ def use_app(app: Flask | None, queue: Queue | None = None) -> None:
     global _app, _queue
     _app = app
     _queue = queue
+
+
+def app_queue(app: Flask) -> Queue:
+    """The pipeline queue of `app`'s settings for a view to enqueue on; an inline one (no
+    ZAMIO_REDIS_URL) runs its jobs in this process, so they are made to use `app`."""
+    from central import queues
+
+    queue = queues.settings_queue(app.config["ZAMIO"].redis_url)
+    if not queue.is_async:
+        use_app(app, queue)
+    return queue

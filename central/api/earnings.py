@@ -1,5 +1,6 @@
 """Earnings: the balances of the caller's parties, a party's statement for a period page by
-page, and what the ledger credited it per track or per station. Integers in minor units."""
+page, what the ledger credited it per track or per station, and per month. Integers in minor
+units."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from typing import Any
 from apiflask import APIBlueprint, Schema, fields, validators
 from werkzeug.exceptions import NotFound
 
-from central.api.schemas import SpanOut, Strict, cursor_field, instant_field, limit_field
+from central.api.schemas import (
+    SpanOut,
+    Strict,
+    WholeNumber,
+    cursor_field,
+    instant_field,
+    limit_field,
+)
 from central.api.stations import span_record
 from central.auth.ownership import parties_asked
 from central.auth.policy import current_principal, policy
@@ -22,6 +30,7 @@ from central.times import now_ms
 
 EARNERS = (ADMIN, AUDITOR, ARTIST, RIGHTS_HOLDER)
 STATEMENT_SPAN_MS_DEFAULT = 31 * 86_400_000  # the last 31 days unless since/until say otherwise
+MONTHS_DEFAULT = 12
 PARTY_FIELD = {"description": "a party code, e.g. artist:ama:earnings (default: your only one)"}
 
 blueprint = APIBlueprint("earnings", __name__, url_prefix="/api/v1", tag="Earnings")
@@ -48,6 +57,15 @@ class BreakdownQuery(PartyQuery):
     by = fields.String(load_default="track", validate=validators.OneOf(earnings.BREAKDOWN_BY))
     since = instant_field("from")
     until = instant_field("until")
+
+
+class SeriesQuery(PartyQuery):
+    """party, months (the last n UTC months, this one included; default 12)."""
+
+    months = WholeNumber(
+        load_default=MONTHS_DEFAULT, validate=validators.Range(1, earnings.MONTHS_MAX),
+        metadata={"description": f"how many months, ending with this one, 1-{earnings.MONTHS_MAX}"},
+    )  # fmt: skip
 
 
 class BalanceOut(Schema):
@@ -109,6 +127,21 @@ class BreakdownRow(Schema):
     name = fields.String()
     amount_minor = fields.Integer(required=True)
     entries = fields.Integer(required=True)
+
+
+class MonthOut(Schema):
+    """What the ledger posted to the party in one UTC month (month to date for this one)."""
+
+    month = fields.String(required=True, metadata={"description": "YYYY-MM, UTC"})
+    amount_minor = fields.Integer(required=True)
+    entries = fields.Integer(required=True)
+
+
+class SeriesOut(Schema):
+    """A party's posted earnings per month, oldest first, from the ledger's monthly rollup."""
+
+    account = fields.Nested(BalanceOut, required=True)
+    months = fields.List(fields.Nested(MonthOut), required=True)
 
 
 class BreakdownOut(SpanOut):
@@ -180,6 +213,22 @@ def breakdown(args: dict[str, Any]) -> dict[str, Any]:
         "other_minor": found.other_minor,
         "total_minor": found.total_minor,
     }
+
+
+@blueprint.get("/earnings/series")
+@policy(EARNERS, scope="ledger:read")
+@blueprint.input(SeriesQuery, location="query", arg_name="args")
+@blueprint.output(SeriesOut)
+@blueprint.doc(responses=[404])
+def series(args: dict[str, Any]) -> dict[str, Any]:
+    """What the ledger credited a party in each of the last `months` UTC months (a chart's
+    series; the current month so far), in minor units."""
+    party = _party(args)
+    months = earnings.last_months(now_ms(), args["months"])
+    found = earnings.monthly(db.session, party, months, current_principal().parties)
+    if found is None:
+        raise NotFound(f"no party {party[:80]}")
+    return {"account": _balance(found.account), "months": found.months}
 
 
 def _party(args: dict[str, Any]) -> str:

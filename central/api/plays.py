@@ -1,15 +1,24 @@
 """Plays: a list scoped to the caller (their parties' tracks, their stations; everything for
-admins and auditors), one play by id, and a play's royalty explanation."""
+admins and auditors), one play by id, a play's royalty explanation, and plays per day."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from apiflask import APIBlueprint, Schema, fields
+from apiflask import APIBlueprint, Schema, fields, validators
 from werkzeug.exceptions import NotFound
 
-from central.api.schemas import PlayOut, SpanOut, Strict, cursor_field, instant_field, limit_field
+from central.api.schemas import (
+    PlayOut,
+    SpanOut,
+    Strict,
+    WholeNumber,
+    cursor_field,
+    instant_field,
+    limit_field,
+)
 from central.api.stations import PLAYS_SPAN_MS_DEFAULT, span_record
+from central.auth.ownership import parties_asked
 from central.auth.policy import current_principal, policy
 from central.auth.roles import ROLES
 from central.extensions import db
@@ -17,6 +26,7 @@ from central.plays import queries
 from central.royalties import earnings
 from central.times import now_ms
 
+DAYS_DEFAULT = 30
 blueprint = APIBlueprint("plays", __name__, url_prefix="/api/v1", tag="Plays")
 
 
@@ -31,6 +41,32 @@ class PlaysQuery(Strict):
     order = fields.String(load_default="asc", metadata={"description": "asc or desc"})
     limit = limit_field(queries.PLAYS_LIMIT_DEFAULT, queries.PLAYS_LIMIT_MAX)
     cursor = cursor_field()
+
+
+class DailyQuery(Strict):
+    """days (the last n UTC days, today included; default 30), party (one of yours)."""
+
+    days = WholeNumber(
+        load_default=DAYS_DEFAULT, validate=validators.Range(1, queries.DAYS_MAX),
+        metadata={"description": f"how many days, ending with today, 1-{queries.DAYS_MAX}"},
+    )  # fmt: skip
+    party = fields.String(
+        validate=validators.Length(1, 128),
+        metadata={"description": "only this one of your parties' tracks (default: all yours)"},
+    )
+
+
+class DayOut(Schema):
+    """How many plays in scope started on one UTC day."""
+
+    day = fields.String(required=True, metadata={"description": "YYYY-MM-DD, UTC"})
+    plays = fields.Integer(required=True)
+
+
+class DailyOut(SpanOut):
+    """Plays per UTC day of the caller's tracks or stations, oldest first (a chart's series)."""
+
+    days = fields.List(fields.Nested(DayOut), required=True)
 
 
 class PlayPage(SpanOut):
@@ -124,3 +160,18 @@ def play_royalty(play_id: int) -> dict[str, Any]:
     if record is None:
         raise NotFound(f"no play {play_id}")
     return record
+
+
+@blueprint.get("/plays/daily")
+@policy(ROLES, scope="plays:read")
+@blueprint.input(DailyQuery, location="query", arg_name="args")
+@blueprint.output(DailyOut)
+@blueprint.doc(responses=[404])
+def play_daily(args: dict[str, Any]) -> dict[str, Any]:
+    """How many plays of the caller's tracks or stations started on each of the last `days`
+    UTC days (today so far included); `party` narrows to one of the caller's parties."""
+    who = current_principal()
+    parties = parties_asked(who, args.get("party"))
+    span = queries.last_days(now_ms(), args["days"])
+    days = queries.plays_per_day(db.session, span, parties, who.station_ids)
+    return {**span_record(span), "days": days}

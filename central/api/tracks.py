@@ -14,7 +14,7 @@ from apiflask import APIBlueprint, Schema, fields, validators
 from flask import current_app, request, url_for
 from werkzeug.exceptions import BadRequest, Conflict, NotFound, RequestEntityTooLarge
 
-from central import queues, worker
+from central import worker
 from central.api.idempotency import idempotent
 from central.api.schemas import Strict, cursor_field, limit_field
 from central.auth import audit
@@ -23,7 +23,7 @@ from central.auth.roles import ADMIN, ARTIST, AUDITOR, RIGHTS_HOLDER
 from central.catalog import queries, review
 from central.catalog.models import EXTERNAL_ID_CHARS_MAX, TEXT_CHARS_MAX
 from central.catalog.upload_models import REVIEW_STATES
-from central.catalog.uploads import UploadStatus, submit_upload, upload_status, uploads_dir
+from central.catalog.uploads import UploadStatus, register_upload, too_large, upload_status
 from central.errors import ReviewError, UploadError
 from central.extensions import db
 from central.times import iso_datetime
@@ -204,26 +204,18 @@ def track_upload(form: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, s
     """Upload a track to register: checked at once (400 with every reason), then decoded,
     fingerprinted and checked against the catalogue by a job; poll the job's Location."""
     principal = current_principal()
-    settings = current_app.config["ZAMIO"]
     fields_given = {k: form.get(k) for k in ("title", "artist", "isrc", "iswc", "external_id")}
     fields_given["shares"] = _shares_document(form["shares"])
     fields_given["filename"] = form["file"].filename
-    queue = queues.settings_queue(settings.redis_url)
-    if not queue.is_async:
-        worker.use_app(current_app._get_current_object(), queue)  # the job runs in here
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        row = submit_upload(
-            db.session, queue, form["file"].stream, fields_given, submitted_by=principal.actor,
-            parties=principal.parties, directory=uploads_dir(settings),
-            bytes_max=settings.upload_bytes_max,
+        row = register_upload(
+            db.session, worker.app_queue(app), form["file"].stream, fields_given,
+            actor=principal.actor, via="api", parties=principal.parties,
+            settings=app.config["ZAMIO"],
         )  # fmt: skip
     except UploadError as error:
-        db.session.rollback()
-        status = 413 if any("too large" in p for p in error.problems) else 400
-        raise (RequestEntityTooLarge if status == 413 else BadRequest)(str(error)) from None
-    audit.record(db.session, principal.actor, "api", "track.upload", "track_upload", row.id,
-                 {"title": row.title, "size_bytes": row.size_bytes})  # fmt: skip
-    db.session.commit()
+        raise (RequestEntityTooLarge if too_large(error) else BadRequest)(str(error)) from None
     record = _job_record(_status(row.id, None))
     return record, 202, {"Location": url_for("tracks.job_detail", job_id=row.id)}
 

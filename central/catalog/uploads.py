@@ -20,11 +20,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from rq import Queue
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from central import queues
+from central.auth import audit
 from central.catalog import store
 from central.catalog.models import Track
 from central.catalog.upload_checks import (
@@ -42,6 +43,7 @@ from central.royalties.rights import parse_shares
 logger = logging.getLogger(__name__)
 
 COPY_CHUNK_BYTES = 1 << 20
+RECENT_UPLOADS_MAX = 100
 FILE_MODE = 0o600
 
 
@@ -111,6 +113,39 @@ def submit_upload(
     except queues.REDIS_DOWN as error:  # recorded as queued: sweep_uploads enqueues it later
         logger.warning("upload %d: not enqueued, Redis unavailable: %s", upload_id, error)
     return row
+
+
+def register_upload(
+    session: Session,
+    queue: Queue,
+    stream: IO[bytes],
+    fields: Mapping[str, Any],
+    *,
+    actor: str,
+    via: str,
+    parties: frozenset[str] | None,
+    settings: Settings,
+) -> TrackUpload:
+    """Register a track by upload, as the API and the console do: submit_upload into the
+    settings' uploads folder and size limit, audited as `actor` (via api or console),
+    committed. UploadError with every problem, nothing kept and the session rolled back."""
+    try:
+        row = submit_upload(
+            session, queue, stream, fields, submitted_by=actor, parties=parties,
+            directory=uploads_dir(settings), bytes_max=settings.upload_bytes_max,
+        )  # fmt: skip
+    except UploadError:
+        session.rollback()
+        raise
+    audit.record(session, actor, via, "track.upload", "track_upload", row.id,
+                 {"title": row.title, "size_bytes": row.size_bytes})  # fmt: skip
+    session.commit()
+    return row
+
+
+def too_large(error: UploadError) -> bool:
+    """Whether an upload was refused for its size (413 rather than 400)."""
+    return any("too large" in p for p in error.problems)
 
 
 def checked_metadata(
@@ -199,6 +234,24 @@ def visible(row: TrackUpload, parties: frozenset[str] | None) -> bool:
     return parties is None or bool(set(json.loads(row.parties_json)) & parties)
 
 
+def recent_uploads(
+    session: Session, parties: frozenset[str] | None, limit: int = RECENT_UPLOADS_MAX
+) -> list[UploadStatus]:
+    """The newest uploads the caller may see (of one of `parties`; None: all), newest first."""
+    assert 1 <= limit <= RECENT_UPLOADS_MAX, limit
+    if parties is not None and not parties:
+        return []
+    query = select(TrackUpload).order_by(TrackUpload.id.desc()).limit(limit)
+    if parties is not None:  # parties_json is a JSON list: each code appears quoted in it
+        query = query.where(
+            or_(*[
+                TrackUpload.parties_json.contains(json.dumps(p), autoescape=True)
+                for p in sorted(parties)
+            ])
+        )  # fmt: skip
+    return [status_of(session, row) for row in session.scalars(query) if visible(row, parties)]
+
+
 def upload_status(
     session: Session, upload_id: int, parties: frozenset[str] | None
 ) -> UploadStatus | None:
@@ -206,6 +259,11 @@ def upload_status(
     row = session.get(TrackUpload, upload_id)
     if row is None or not visible(row, parties):
         return None
+    return status_of(session, row)
+
+
+def status_of(session: Session, row: TrackUpload) -> UploadStatus:
+    """An upload's status: its row, its review's id and its track's external id."""
     review_id = session.scalar(select(TrackReview.id).where(TrackReview.upload_id == row.id))
     track = session.get(Track, row.track_id) if row.track_id is not None else None
     return UploadStatus(

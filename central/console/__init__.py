@@ -28,6 +28,7 @@ AUDIENCE_MODULES = (
     "central.console.admin",
     "central.console.station",
     "central.console.live",
+    "central.console.artist",
 )
 STATIC_ENDPOINT = "console.static"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -81,12 +82,12 @@ def _guard() -> ResponseReturnValue | None:
     if declared is None:
         logger.error("console: %s has no policy: refused", request.endpoint)
         raise InternalServerError("this page declares no policy: refused")
+    if not declared.public and not current_user.is_authenticated:
+        return _to_login()  # before CSRF reads the body: a stranger's upload is never parsed
     if request.method in UNSAFE_METHODS:
         csrf.protect()
     if declared.public:
         return None
-    if not current_user.is_authenticated:
-        return _to_login()
     principal = console_principal()
     g.zamio_principal = principal
     policy.authorize(principal, declared, request.view_args or {})

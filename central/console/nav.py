@@ -33,9 +33,13 @@ NAV: dict[str, list[tuple[str, str]]] = {
     ],
     roles.ARTIST: [
         ("Live", "live.live_page"),
+        ("Tracks", "artist.track_list"),
+        ("Statements", "artist.statement"),
     ],
     roles.RIGHTS_HOLDER: [
         ("Live", "live.live_page"),
+        ("Tracks", "artist.track_list"),
+        ("Statements", "artist.statement"),
     ],
 }
 ACCOUNT = [("Account", "console.account")]

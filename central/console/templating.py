@@ -24,6 +24,8 @@ HTMX_CONFIG = '{"includeIndicatorStyles": false, "allowEval": false, "allowScrip
 def init_app(app: Flask) -> None:
     """Register the console's filters and context on `app`'s Jinja environment."""
     app.jinja_env.filters.update(money=money, instant=instant, ago=ago, day=day)
+    # globals, not context: macros imported without context (`import ... as c`) see them too
+    app.jinja_env.globals.update(csrf_field=csrf_field, dom_id=dom_id)
     app.context_processor(_context)
 
 
@@ -32,13 +34,11 @@ def _context() -> dict[str, Any]:
     principal = g.get("zamio_principal")
     role = principal.role if principal is not None else None
     return {
-        "csrf_field": csrf_field,
         "signed_in": current_user.is_authenticated,
         "principal": principal,
         "nav_items": nav.items(role),
         "current_path": request.path,
         "htmx_config": HTMX_CONFIG,
-        "dom_id": dom_id,
     }
 
 

@@ -32,6 +32,7 @@ from central.times import INSTANT_MS_MAX, iso_datetime, iso_utc, parse_instant_m
 DAY_MS = 86_400_000
 RANGE_MS_MAX = 31 * DAY_MS  # widest [since, until) one query may ask for
 ROW_ID_MAX = 2**31 - 1  # integer primary keys; larger ids exist nowhere
+DAYS_MAX = 366  # the longest plays-per-day series one query may ask for
 PLAYS_LIMIT_DEFAULT = 100
 PLAYS_LIMIT_MAX = 1000
 DETECTIONS_LIMIT_DEFAULT = 100
@@ -218,6 +219,39 @@ def find_play(
     query = _scoped(_plays_query().where(Play.id == play_id), parties, station_ids)
     row = session.execute(query).first()
     return None if row is None else play_record(*row)
+
+
+def last_days(now_ms: int, days: int) -> TimeRange:
+    """The `days` whole UTC days ending with today's: [midnight days-1 ago, next midnight).
+    Pure; QueryError outside 1..DAYS_MAX."""
+    if not 1 <= days <= DAYS_MAX:
+        raise QueryError(f"days: must be 1-{DAYS_MAX}, got {days}")
+    tomorrow_ms = (now_ms // DAY_MS + 1) * DAY_MS
+    return TimeRange(tomorrow_ms - days * DAY_MS, tomorrow_ms)
+
+
+def plays_per_day(
+    session: Session,
+    span: TimeRange,
+    parties: frozenset[str] | None = None,
+    station_ids: frozenset[int] | None = None,
+) -> list[dict[str, Any]]:
+    """How many plays in scope started on each UTC day of `span` (whole days, at most
+    DAYS_MAX): [{"day": "YYYY-MM-DD", "plays": n}] in order, days without plays as 0."""
+    if span.since_ms % DAY_MS or span.until_ms % DAY_MS:
+        raise QueryError("plays per day: since and until must be UTC midnights")
+    first, end = span.since_ms // DAY_MS, span.until_ms // DAY_MS
+    if not 0 <= end - first <= DAYS_MAX:
+        raise QueryError(f"plays per day: 0-{DAYS_MAX} days, got {end - first}")
+    counts: dict[int, int] = {}
+    if not ((parties is not None and not parties) or (station_ids is not None and not station_ids)):
+        day = (Play.start_ms // DAY_MS).label("day")
+        query = select(day, func.count()).where(
+            Play.start_ms >= span.since_ms, Play.start_ms < span.until_ms
+        )
+        query = _scoped(query, parties, station_ids).group_by(day)
+        counts = {int(d): int(n) for d, n in session.execute(query)}
+    return [{"day": iso_utc(n * DAY_MS)[:10], "plays": counts.get(n, 0)} for n in range(first, end)]
 
 
 def party_track_ids(parties: frozenset[str]) -> Select:

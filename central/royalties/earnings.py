@@ -15,6 +15,7 @@ to the account's posted movement in the period."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,14 +35,16 @@ from central.royalties.jobs import find_accrual
 from central.royalties.queries import explain_play
 from central.royalties.rights import party_kind
 from central.stations.models import Station
-from central.times import iso_datetime
+from central.times import at_ms, iso_datetime, parse_iso_ms
 
 EARNINGS_RANGE_MS_MAX = 366 * DAY_MS  # a (leap) year per statement or breakdown
 STATEMENT_LIMIT_DEFAULT = 100
 STATEMENT_LIMIT_MAX = 1000
+MONTHS_MAX = 120  # the longest earnings-per-month series one query may ask for
 BREAKDOWN_BY = rollup.DIMENSIONS
 NOT_ACCRUED = "not_accrued"  # a play's royalty state before it has an accrual
 _CURSOR = re.compile(r"([0-9]{1,15}):([0-9]{1,5})")
+_MONTH = re.compile(r"(19[7-9][0-9]|[2-9][0-9]{3})-[0-9]{2}")
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,14 @@ class StatementPage:
     closing_minor: int
     lines: list[dict[str, Any]]
     next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class MonthlySeries:
+    """What the ledger posted to an account per UTC month (month to date for the last)."""
+
+    account: AccountBalance
+    months: list[dict[str, Any]]  # [{"month": "YYYY-MM", "amount_minor", "entries"}], in order
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,37 @@ def statement_page(
     return StatementPage(account_balance(account), span, opening, closing, lines, next_cursor)
 
 
+def statement_lines(
+    session: Session, account_code: str, span: TimeRange, parties: frozenset[str] | None = None,
+    batch_lines: int = STATEMENT_LIMIT_MAX,
+) -> Iterator[dict[str, Any]]:  # fmt: skip
+    """Every line of the account's statement for `span`, as statement_page's pages give them
+    (none: not in scope). The balance before the first line is read once; later lines carry
+    the running balance on, read `batch_lines` at a time after the last one."""
+    first = statement_page(session, account_code, span, batch_lines, None, parties)
+    if first is None:
+        return
+    yield from first.lines
+    if first.next_cursor is None:
+        return
+    account = session.scalar(select(Account).where(Account.code == account_code))
+    assert account is not None  # it had lines
+    seqs = periods.seqs_at(session, [span.since_ms, span.until_ms])
+    last = first.lines[-1]
+    position, running = (last["seq"], last["leg"]), last["balance_minor"]
+    while True:
+        rows = session.execute(
+            _lines(account, seqs[span.since_ms], seqs[span.until_ms], position).limit(batch_lines)
+        ).all()
+        for row in rows:
+            if row.state in MONEY_STATES:
+                running += _signed(account, row.side, row.amount_minor)
+            yield _line(row, running)
+        if len(rows) < batch_lines:
+            return
+        position = (rows[-1].seq, rows[-1].leg)
+
+
 def _lines(account: Account, lo: int, hi: int, position: tuple[int, int] | None) -> Any:
     """The query of the account's lines of seqs [lo, hi) after the line `position`, in order."""
     start = max(position[0], lo) if position else lo
@@ -163,6 +205,61 @@ def breakdown(
     rows = _named(session, by, sums)
     total = other + sum(r["amount_minor"] for r in rows)
     return Breakdown(account_balance(account), span, by, rows, other, total)
+
+
+def last_months(now_ms: int, months: int) -> list[str]:
+    """The `months` UTC months ending with the current one, as YYYY-MM, oldest first. Pure;
+    QueryError outside 1..MONTHS_MAX."""
+    if not 1 <= months <= MONTHS_MAX:
+        raise QueryError(f"months: must be 1-{MONTHS_MAX}, got {months}")
+    moment = at_ms(now_ms)
+    index = moment.year * 12 + moment.month - 1  # months since year 0, so steps back are easy
+    return [f"{n // 12:04d}-{n % 12 + 1:02d}" for n in range(index - months + 1, index + 1)]
+
+
+def month_range(month: str) -> TimeRange:
+    """[first instant, first instant of the next) of a UTC month given as YYYY-MM. Pure;
+    QueryError for anything else."""
+    if not _MONTH.fullmatch(month) or not 1 <= int(month[5:]) <= 12:
+        raise QueryError(f"month: YYYY-MM, e.g. 2026-11, got {month[:20]!r}")
+    first = periods.month_start_ms(parse_iso_ms(f"{month}-01T00:00:00Z"))
+    return TimeRange(first, periods.next_month_ms(first))
+
+
+def monthly(
+    session: Session, account_code: str, months: list[str],
+    parties: frozenset[str] | None = None,
+) -> MonthlySeries | None:  # fmt: skip
+    """What the account was posted in each month of `months` (YYYY-MM, in order), from the
+    rollup's month totals (None: not in scope); a month with nothing posted is 0."""
+    if not scope_codes(parties, account_code):
+        return None
+    if not rollup.is_rolled_up(account_code):
+        raise QueryError(f"party: {account_code[:80]} is no party's earnings account")
+    account = session.scalar(select(Account).where(Account.code == account_code))
+    if account is None:
+        return MonthlySeries(_empty(account_code), [_month(m, 0, 0) for m in months])
+    row = rollup.EarningsPeriod
+    found = {
+        r.period: r
+        for r in session.scalars(
+            select(row).where(
+                row.account_id == account.id, row.dimension == rollup.TOTAL,
+                row.grain == rollup.MONTH, row.key_id == rollup.NO_PLAY,
+                row.period.in_(months),
+            )
+        )
+    }  # fmt: skip
+    series = [
+        _month(m, found[m].amount_minor, found[m].entries) if m in found else _month(m, 0, 0)
+        for m in months
+    ]
+    return MonthlySeries(account_balance(account), series)
+
+
+def _month(month: str, amount_minor: int, entries: int) -> dict[str, Any]:
+    """One month of a series."""
+    return {"month": month, "amount_minor": amount_minor, "entries": entries}
 
 
 def play_royalty(

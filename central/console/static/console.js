@@ -21,7 +21,7 @@
       options: {
         responsive: true, maintainAspectRatio: false, animation: false,
         plugins: { legend: { display: spec.datasets.length > 1 } },
-        scales: { y: { beginAtZero: true } }
+        scales: { y: { beginAtZero: true, ticks: spec.counts ? { precision: 0 } : {} } }
       }
     });
   }

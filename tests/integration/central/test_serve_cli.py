@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from waitress.server import create_server
 
-from central import serve_cli
+from central import FORM_BYTES_MAX, serve_cli
 from central.cli import cli
 
 pytestmark = pytest.mark.integration
@@ -161,9 +161,7 @@ def test_serve_starts_with_its_limits(
         {
             "host": "0.0.0.0",
             "port": 8123,
-            **serve_cli.waitress_settings(
-                8, 500, 30, 200 * 1024 * 1024 + serve_cli.FORM_OVERHEAD_BYTES_MAX
-            ),
+            **serve_cli.waitress_settings(8, 500, 30, 200 * 1024 * 1024 + FORM_BYTES_MAX),
         },
     ]
     assert calls[0]["connection_limit"] == 500 and calls[0]["asyncore_use_poll"] is True

@@ -3,7 +3,9 @@ password changes or the user is disabled, the policy on every page, headers and 
 
 from __future__ import annotations
 
+import io
 import os
+import re
 import stat
 
 import pytest
@@ -94,7 +96,7 @@ def test_signed_out_visitors_go_to_the_login_page(pg_app: Flask, console_people)
             or "GET" not in rule.methods
         ):
             continue
-        path = rule.rule.replace("<int:", "<").replace("<", "").replace(">", "")
+        path = re.sub(r"<[^>]+>", "1", rule.rule)
         response = client.get(path)
         assert response.status_code == 302, path
         assert response.headers["Location"].startswith("/login?next=")
@@ -248,3 +250,15 @@ def test_sign_in_attempts_are_throttled(pg_app: Flask, console_people) -> None:
     refused = client.post("/login", data={**data, "password": PASSWORD})
     assert refused.status_code == 429 and "try again in" in refused.text
     assert int(refused.headers["Retry-After"]) >= 1
+
+
+def test_strangers_bodies_are_not_read_and_big_ones_are_refused(tmp_path) -> None:
+    """A POST to a page behind sign-in goes to the login page before its body is parsed; a
+    body over the upload limit is 413, whoever sends it."""
+    app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path / 'z.db'}", "UPLOAD_BYTES_MAX": 1000})
+    client = app.test_client()
+    upload = client.post("/account", data={"file": (io.BytesIO(b"x" * 500), "a.wav")})
+    assert upload.status_code == 302 and upload.headers["Location"].startswith("/login")
+    page = client.get("/login")
+    big = client.post("/login", data={"csrf_token": csrf_of(page.text), "email": "x" * (2 << 20)})
+    assert big.status_code == 413
