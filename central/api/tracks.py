@@ -17,7 +17,6 @@ from werkzeug.exceptions import BadRequest, Conflict, NotFound, RequestEntityToo
 from central import worker
 from central.api.idempotency import idempotent
 from central.api.schemas import Strict, cursor_field, limit_field
-from central.auth import audit
 from central.auth.policy import current_principal, policy
 from central.auth.roles import ADMIN, ARTIST, AUDITOR, RIGHTS_HOLDER
 from central.catalog import queries, review

@@ -31,7 +31,6 @@ from central.ledger.queries import account_balance
 from central.monitoring import overview as overviews
 from central.monitoring import report
 from central.plays import queries as play_queries
-from central.plays.track_series import track_plays_per_day
 from central.royalties import earnings
 from central.royalties import store as royalties
 from central.stations import store as station_store
@@ -97,7 +96,8 @@ def track(track_id: int) -> ResponseReturnValue:
     found = catalog.find_track(db.session, track_id, current_principal().parties)
     if found is None:
         raise NotFound(f"no track {track_id}")
-    series = track_plays_per_day(db.session, track_id, now_ms(), TRACK_CHART_DAYS)
+    span = play_queries.last_days(now_ms(), TRACK_CHART_DAYS)
+    series = play_queries.plays_per_day(db.session, span, track_id=track_id)
     return render_template(
         "admin/track.html",
         track=catalog.track_record(db.session, found),

@@ -97,14 +97,14 @@ def test_the_overview_reads_sqlite_too(app) -> None:
     from central.embedded.inline import inline_queue
     from central.extensions import db, utc_now
     from central.monitoring.overview import overview
-    from central.plays.track_series import track_plays_per_day
+    from central.plays.queries import last_days, plays_per_day
     from tests.integration.central.admin_rows import seed_overview
 
     with app.app_context():
         seeded = seed_overview(db.session)
         db.session.commit()
         found = overview(db.session, inline_queue(), utc_now())
-        series = track_plays_per_day(db.session, 1, seeded.now_ms, 3)
+        series = plays_per_day(db.session, last_days(seeded.now_ms, 3), track_id=1)
     assert (found["plays_today"], found["streams_down"], found["quarantined_24h"]) == (3, 1, 2)
     assert found["royalties_today"] == [{"currency": "GHS", "amount_minor": 400}]
     assert sum(d["plays"] for d in series) == 4
