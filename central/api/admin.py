@@ -1,5 +1,6 @@
-"""Admin: users (list, add, disable, link), the audit log (admins and auditors) and the ingest
-quarantine. Every write is audited with its actor."""
+"""Admin: users (list, add, disable, link), the audit log (admins and auditors), the ingest
+quarantine, the operator's overview and the kept ledger checks. Every write is audited with
+its actor."""
 
 from __future__ import annotations
 
@@ -10,19 +11,23 @@ from flask import current_app
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest, NotFound
 
+from central import queues
 from central.api import pagination
 from central.api.idempotency import idempotent
+from central.api.platform import VerifyOut
 from central.api.schemas import Strict, cursor_field, instant_field, limit_field
-from central.auth import audit, roles, users
+from central.auth import actions, audit, roles, users
 from central.auth.errors import UserError
 from central.auth.models import User
 from central.auth.policy import current_principal, policy
 from central.auth.roles import ADMIN, AUDITOR
 from central.extensions import db, utc_now
-from central.ingest.models import QuarantinedPayload
+from central.ingest import quarantine
+from central.ledger import verify_runs
+from central.monitoring import overview as overviews
 from central.stations import store as station_store
 from central.stations.models import Station
-from central.times import at_ms, iso_datetime, now_ms, parse_instant_ms
+from central.times import at_ms, now_ms, parse_instant_ms
 
 blueprint = APIBlueprint("admin", __name__, url_prefix="/api/v1", tag="Admin")
 CODES_MAX = 50
@@ -140,19 +145,117 @@ class QuarantineQuery(Strict):
     cursor = cursor_field()
 
 
+class AgentCounts(Schema):
+    """Active devices by state."""
+
+    online = fields.Integer(required=True)
+    offline = fields.Integer(required=True)
+    stale = fields.Integer(required=True)
+    never_seen = fields.Integer(required=True)
+
+
+class StreamConditionOut(Schema):
+    """A source that is down or in dead air now, by its latest health events."""
+
+    station = fields.String(required=True)
+    device = fields.String(required=True)
+    source_id = fields.String(required=True)
+    condition = fields.String(required=True, metadata={"description": "down or dead_air"})
+    since = fields.String(required=True)
+    for_s = fields.Integer(required=True)
+
+
+class MoneyOut(Schema):
+    """An amount in minor units of its currency."""
+
+    currency = fields.String(required=True)
+    amount_minor = fields.Integer(required=True)
+
+
+class QueueOut(Schema):
+    """The job queue: depth, failed jobs and the age of the oldest waiting job."""
+
+    inline = fields.Boolean(required=True, metadata={"description": "the embedded queue"})
+    available = fields.Boolean(required=True)
+    error = fields.String(allow_none=True, required=True)
+    depth = fields.Integer(allow_none=True, required=True)
+    failed = fields.Integer(allow_none=True, required=True)
+    oldest_job_age_s = fields.Integer(allow_none=True, required=True)
+
+
+class VerifyRunOut(VerifyOut):
+    """A kept run of the ledger check: when, by whom, through what, and what it found."""
+
+    id = fields.Integer(required=True)
+    at = fields.String(required=True)
+    actor = fields.String(required=True)
+    via = fields.String(required=True)
+    duration_ms = fields.Integer(required=True)
+
+
+class VerifyRunList(Schema):
+    """The latest ledger checks, newest first."""
+
+    runs = fields.List(fields.Nested(VerifyRunOut), required=True)
+
+
+class OverviewOut(Schema):
+    """The operator's overview now (central/monitoring/overview.py)."""
+
+    at = fields.String(required=True)
+    stations = fields.Integer(required=True)
+    stations_monitored = fields.Integer(required=True)
+    agents = fields.Nested(AgentCounts, required=True)
+    streams_down = fields.Integer(required=True)
+    streams_dead_air = fields.Integer(required=True)
+    stream_conditions = fields.List(fields.Nested(StreamConditionOut), required=True)
+    plays_today = fields.Integer(required=True)
+    royalties_today = fields.List(fields.Nested(MoneyOut), required=True)
+    quarantined = fields.Integer(required=True)
+    quarantined_24h = fields.Integer(required=True)
+    queue = fields.Nested(QueueOut, required=True)
+    last_verify = fields.Nested(VerifyRunOut, allow_none=True, required=True)
+
+
+@blueprint.get("/admin/overview")
+@policy([ADMIN, AUDITOR], scope="stations:read")
+@blueprint.output(OverviewOut)
+def overview() -> dict[str, Any]:
+    """Stations, agents, streams down, plays and royalties today, quarantine, queue, last
+    ledger check: the console's overview, from the same function."""
+    queue = queues.settings_queue(current_app.config["ZAMIO"].redis_url)
+    return overviews.overview(db.session, queue, utc_now())
+
+
+@blueprint.get("/ledger/verify/runs")
+@policy([ADMIN, AUDITOR], scope="ledger:read")
+@blueprint.output(VerifyRunList)
+def verify_run_list() -> dict[str, Any]:
+    """The latest kept ledger checks, newest first."""
+    return {"runs": [verify_runs.run_record(r) for r in verify_runs.recent_runs(db.session)]}
+
+
+@blueprint.post("/ledger/verify/runs")
+@policy([ADMIN], scope="admin")
+@blueprint.output(VerifyRunOut, status_code=201)
+def verify_run_add() -> dict[str, Any]:
+    """Check the whole ledger now and keep the result (GET /ledger/verify checks without
+    keeping it)."""
+    run, _ = verify_runs.run_verify(db.session, current_principal().actor, "api")
+    db.session.commit()
+    return verify_runs.run_record(run)
+
+
 @blueprint.get("/users")
 @policy([ADMIN], scope="admin")
 @blueprint.input(UsersQuery, location="query", arg_name="args")
 @blueprint.output(UserPage)
 def user_list(args: dict[str, Any]) -> dict[str, Any]:
     """Every user, by id, one page."""
-    query = select(User).order_by(User.id).limit(args["limit"] + 1)
-    if args.get("role"):
-        query = query.where(User.role == args["role"])
+    after = None
     if args.get("cursor"):
         (after,) = pagination.decode("users", args["cursor"], 1)
-        query = query.where(User.id > after)
-    rows = list(db.session.scalars(query))
+    rows = users.user_page(db.session, args["limit"] + 1, args.get("role"), after)
     page, next_cursor = pagination.split_page(rows, args["limit"], "users", lambda u: [u.id])
     codes = station_store.codes_by_id(db.session)
     return {"users": [users.user_record(u, codes) for u in page], "next_cursor": next_cursor}
@@ -166,23 +269,15 @@ def user_list(args: dict[str, Any]) -> dict[str, Any]:
 @blueprint.doc(responses=[400, 409])
 def user_add(body: dict[str, Any]) -> dict[str, Any]:
     """Add a user and mail them an invite (the outbox) to choose their password."""
-    actor = current_principal().actor
     try:
-        user = users.add_user(
-            db.session,
-            body["email"],
-            body["role"],
-            None,
-            body.get("stations", ()),
-            body.get("parties", ()),
-        )
+        record = actions.invite_user(
+            db.session, current_principal().actor, "api", body["email"], body["role"],
+            body.get("stations", ()), body.get("parties", ()),
+            current_app.config["ZAMIO"].public_url,
+        )  # fmt: skip
     except UserError as error:
         db.session.rollback()
         raise BadRequest(str(error)) from None
-    users.issue_one_time_token(db.session, user, "invite", current_app.config["ZAMIO"].public_url)
-    record = users.user_record(user, station_store.codes_by_id(db.session))
-    changes = {k: record[k] for k in ("email", "role", "stations", "parties")}
-    audit.record(db.session, actor, "api", "user.add", "user", user.id, changes)
     db.session.commit()
     return record
 
@@ -254,29 +349,12 @@ def audit_list(args: dict[str, Any]) -> dict[str, Any]:
 @blueprint.output(QuarantinePage)
 def quarantine_list(args: dict[str, Any]) -> dict[str, Any]:
     """Payloads ingest refused, newest first, one page."""
-    query = (
-        select(QuarantinedPayload).order_by(QuarantinedPayload.id.desc()).limit(args["limit"] + 1)
-    )
-    if args.get("reason"):
-        query = query.where(QuarantinedPayload.reason == args["reason"])
+    before = None
     if args.get("cursor"):
         (before,) = pagination.decode("quarantine", args["cursor"], 1)
-        query = query.where(QuarantinedPayload.id < before)
-    rows = list(db.session.scalars(query))
+    rows = quarantine.quarantine_page(db.session, args["limit"] + 1, args.get("reason"), before)
     page, next_cursor = pagination.split_page(rows, args["limit"], "quarantine", lambda q: [q.id])
-    return {"payloads": [_quarantined(q) for q in page], "next_cursor": next_cursor}
-
-
-def _quarantined(q: QuarantinedPayload) -> dict[str, Any]:
-    """A quarantined payload as JSON (never its bytes)."""
-    return {
-        "id": q.id,
-        "received_at": iso_datetime(q.received_at),
-        "topic": q.topic,
-        "reason": q.reason,
-        "detail": q.detail,
-        "payload_bytes": q.payload_bytes,
-    }
+    return {"payloads": [quarantine.quarantine_record(q) for q in page], "next_cursor": next_cursor}
 
 
 def _instant(args: dict[str, Any], name: str) -> Any:

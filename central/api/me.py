@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 
 from central.api.idempotency import idempotent
 from central.api.schemas import Strict
-from central.auth import audit, roles, tokens
+from central.auth import actions, audit, roles, tokens
 from central.auth.errors import UserError
 from central.auth.models import User
 from central.auth.policy import current_principal, policy
@@ -145,8 +145,7 @@ def token_revoke(token_id: int) -> tuple[str, int]:
     token = tokens.find_token(db.session, token_id, principal.user_id)
     if token is None:
         raise NotFound(f"no token {token_id}")
-    if tokens.revoke(token, utc_now()):
-        audit.record(db.session, principal.actor, "api", "token.revoke", "token", token.id)
+    if actions.revoke_token(db.session, principal.actor, "api", token):
         db.session.commit()
     return "", 204
 

@@ -17,7 +17,6 @@ from werkzeug.exceptions import BadRequest, Conflict, NotFound, RequestEntityToo
 from central import worker
 from central.api.idempotency import idempotent
 from central.api.schemas import Strict, cursor_field, limit_field
-from central.auth import audit
 from central.auth.policy import current_principal, policy
 from central.auth.roles import ADMIN, ARTIST, AUDITOR, RIGHTS_HOLDER
 from central.catalog import queries, review
@@ -64,8 +63,12 @@ class TrackPage(Schema):
 
 
 class TracksQuery(Strict):
-    """limit and cursor."""
+    """q (a search of title, artist and external id), limit and cursor."""
 
+    q = fields.String(
+        validate=validators.Length(1, queries.SEARCH_CHARS_MAX),
+        metadata={"description": "only tracks whose title, artist or external id contain it"},
+    )
     limit = limit_field(100, queries.TRACKS_LIMIT_MAX)
     cursor = cursor_field()
 
@@ -155,7 +158,7 @@ class DecisionIn(Schema):
 def track_list(args: dict[str, Any]) -> dict[str, Any]:
     """The tracks the caller's parties hold shares of (every track for admins and auditors)."""
     page = queries.party_tracks(
-        db.session, current_principal().parties, args["limit"], args.get("cursor")
+        db.session, current_principal().parties, args["limit"], args.get("cursor"), args.get("q")
     )
     return {"tracks": page.tracks, "next_cursor": page.next_cursor}
 
@@ -268,7 +271,7 @@ def review_list(args: dict[str, Any]) -> dict[str, Any]:
 @idempotent
 def review_approve(review_id: int, body: dict[str, Any]) -> dict[str, Any]:
     """Approve: the upload is registered with its shares, linked to the matched track."""
-    return _decide(review_id, body.get("note"), review.approve_review, "review.approve")
+    return _decide(review_id, body.get("note"), "approve")
 
 
 @blueprint.post("/reviews/<int:review_id>/reject")
@@ -279,21 +282,19 @@ def review_approve(review_id: int, body: dict[str, Any]) -> dict[str, Any]:
 @idempotent
 def review_reject(review_id: int, body: dict[str, Any]) -> dict[str, Any]:
     """Reject: the upload is rejected and its file deleted."""
-    return _decide(review_id, body.get("note"), review.reject_review, "review.reject")
+    return _decide(review_id, body.get("note"), "reject")
 
 
-def _decide(review_id: int, note: str | None, decide: Callable[..., Any], action: str) -> Any:
+def _decide(review_id: int, note: str | None, decision: str) -> Any:
     """Make the decision as the caller, audited; 404 for no review, 409 when it cannot be."""
-    actor = current_principal().actor
     if review.review_summary(db.session, review_id) is None:
         raise NotFound(f"no review {review_id}")
     try:
-        upload = decide(db.session, review_id, actor, note)
+        upload = review.decide(db.session, review_id, decision, current_principal().actor, "api",
+                               note)  # fmt: skip
     except ReviewError as error:
         db.session.rollback()
         raise Conflict(str(error)) from None
-    audit.record(db.session, actor, "api", action, "track_review", review_id, {"note": note})
-    db.session.commit()
     return _job_record(_status(upload.id, None))
 
 

@@ -13,7 +13,7 @@ from flask import current_app
 from flask.cli import AppGroup, with_appcontext
 
 from central import schema
-from central.auth import audit, keys, roles, tokens, users
+from central.auth import actions, audit, keys, roles, tokens, users
 from central.auth.errors import UserError
 from central.auth.models import User
 from central.extensions import db, utc_now
@@ -114,14 +114,9 @@ def _set_active(email: str, active: bool) -> None:
     """disable / enable."""
     _ready()
     user = _user(email)
-    if user.active == active:
+    if not actions.set_user_active(db.session, cli_login(), "cli", user, active):
         click.echo(f"user {user.email} is already {'active' if active else 'disabled'}")
         return
-    users.set_active(user, active, utc_now())
-    action = "user.enable" if active else "user.disable"
-    audit.record(
-        db.session, cli_login(), "cli", action, "user", user.id, {"active": [not active, active]}
-    )
     db.session.commit()
     click.echo(
         f"user {user.email} {'enabled' if active else 'disabled: their tokens stop working'}"
@@ -260,8 +255,7 @@ def token_revoke(token_id: int) -> None:
     token = tokens.find_token(db.session, token_id)
     if token is None:
         raise click.ClickException(f"no token {token_id}")
-    if tokens.revoke(token, utc_now()):
-        audit.record(db.session, cli_login(), "cli", "token.revoke", "token", token.id)
+    if actions.revoke_token(db.session, cli_login(), "cli", token):
         db.session.commit()
         click.echo(f"token {token_id} revoked")
     else:

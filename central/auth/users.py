@@ -64,6 +64,20 @@ def all_users(session: Session, role: str | None = None) -> list[User]:
     return list(session.scalars(query.options(selectinload(User.stations))))
 
 
+def user_page(
+    session: Session, limit: int, role: str | None = None, after_id: int | None = None
+) -> list[User]:
+    """Up to `limit` users by id after `after_id` (a cursor), of one role if given, with
+    their links loaded."""
+    query = select(User).order_by(User.id).limit(limit)
+    if role:
+        query = query.where(User.role == role)
+    if after_id is not None:
+        query = query.where(User.id > after_id)
+    options = (selectinload(User.stations), selectinload(User.parties))
+    return list(session.scalars(query.options(*options)))
+
+
 def add_user(
     session: Session,
     email: str,

@@ -1,21 +1,23 @@
-"""Catalogue reads for the API: the tracks a caller's parties hold shares of, by id, a page at a
-time, each with its rights shares. Scope `parties` None: every track."""
+"""Catalogue reads for the API and the console: the tracks a caller's parties hold shares of, by
+id, a page at a time, each with its rights shares; a search by title, artist or external id; a
+track's near-duplicates. Scope `parties` None: every track."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from central.catalog.models import Track
+from central.catalog.models import Track, TrackNearDuplicate
 from central.errors import QueryError
 from central.royalties.models import RightsShare
 from central.royalties.store import track_shares
 from central.times import iso_datetime
 
 TRACKS_LIMIT_MAX = 500
+SEARCH_CHARS_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -27,12 +29,19 @@ class TrackPage:
 
 
 def party_tracks(
-    session: Session, parties: frozenset[str] | None, limit: int, cursor: str | None = None
+    session: Session,
+    parties: frozenset[str] | None,
+    limit: int,
+    cursor: str | None = None,
+    text: str | None = None,
 ) -> TrackPage:
-    """The tracks one of `parties` holds a share of (None: all), by id, after `cursor`."""
+    """The tracks one of `parties` holds a share of (None: all), by id, after `cursor`; with
+    `text`, only those whose title, artist or external id contains it (any case)."""
     if not 1 <= limit <= TRACKS_LIMIT_MAX:
         raise QueryError(f"limit: 1 to {TRACKS_LIMIT_MAX}")
     query = select(Track).order_by(Track.id).limit(limit + 1)
+    if text is not None and text.strip():
+        query = query.where(matching(text.strip()))
     if parties is not None:
         held = select(RightsShare.track_id).where(RightsShare.party.in_(sorted(parties)))
         query = query.where(Track.id.in_(held))
@@ -42,6 +51,41 @@ def party_tracks(
     records = [track_record(session, t) for t in rows[:limit]]
     more = len(rows) > limit
     return TrackPage(records, encode_cursor(rows[limit - 1].id) if more else None)
+
+
+def matching(text: str) -> Any:
+    """Tracks whose title, artist or external id contains `text`, in any case (LIKE's own
+    wildcards in `text` are taken literally)."""
+    if len(text) > SEARCH_CHARS_MAX:
+        raise QueryError(f"search: at most {SEARCH_CHARS_MAX} characters")
+    return or_(
+        Track.title.icontains(text, autoescape=True),
+        Track.artist.icontains(text, autoescape=True),
+        Track.external_id.icontains(text, autoescape=True),
+    )
+
+
+def near_duplicates_of(session: Session, track_id: int) -> list[dict[str, Any]]:
+    """The tracks the import found to share a recording with this one (either way round),
+    longest shared first: id, external id, title, artist, shared_ms, and which contains which."""
+    pairs = session.execute(
+        select(TrackNearDuplicate).where(
+            or_(TrackNearDuplicate.track_id == track_id,
+                TrackNearDuplicate.other_track_id == track_id)
+        )
+    ).scalars()  # fmt: skip
+    found = []
+    for pair in pairs:
+        newer = pair.track_id == track_id
+        other = session.get(Track, pair.other_track_id if newer else pair.track_id)
+        assert other is not None, pair
+        found.append({
+            "id": other.id, "external_id": other.external_id, "title": other.title,
+            "artist": other.artist, "shared_ms": pair.shared_ms,
+            "relation": "registered after it" if not newer else "registered before it",
+            "found_at": iso_datetime(pair.created_at),
+        })  # fmt: skip
+    return sorted(found, key=lambda d: (-d["shared_ms"], d["id"]))
 
 
 def find_track(session: Session, track_id: int, parties: frozenset[str] | None) -> Track | None:

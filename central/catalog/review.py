@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from central.auth import audit
 from central.catalog.models import Track
 from central.catalog.upload_job import (
     Claim,
@@ -115,6 +116,20 @@ def reject_review(
     return upload
 
 
+def decide(
+    session: Session, review_id: int, decision: str, actor: str, via: str, note: str | None
+) -> TrackUpload:
+    """Approve or reject a pending review as `actor`, audited as review.<decision> (the API's
+    and the console's one way to decide); the upload. ReviewError when it cannot be."""
+    if decision not in DECISIONS:
+        raise ReviewError(f"decision {decision!r}: one of {', '.join(DECISIONS)}")
+    upload = DECISIONS[decision](session, review_id, actor, note)
+    audit.record(session, actor, via, f"review.{decision}", "track_review", review_id,
+                 {"note": note})  # fmt: skip
+    session.commit()
+    return upload
+
+
 def _pending(session: Session, review_id: int) -> tuple[TrackReview, TrackUpload]:
     """The pending review (locked) and its upload; ReviewError if unknown or decided."""
     review = session.get(TrackReview, review_id, with_for_update=True, populate_existing=True)
@@ -135,6 +150,9 @@ def _decide(review: TrackReview, state: str, decided_by: str, note: str | None) 
         raise ReviewError(f"note: at most {NOTE_CHARS_MAX} characters")
     review.state, review.decided_by, review.decided_at = state, decided_by, utc_now()
     review.note = note
+
+
+DECISIONS = {"approve": approve_review, "reject": reject_review}
 
 
 def pending_reviews(

@@ -25,6 +25,7 @@ logger = logging.getLogger(__name__)
 # Modules whose `blueprint` is the console's (each audience adds its line).
 AUDIENCE_MODULES = (
     "central.console.views",
+    "central.console.admin",
     "central.console.station",
     "central.console.live",
     "central.console.artist",

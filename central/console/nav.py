@@ -10,9 +10,23 @@ EVERYONE = [("Dashboard", "console.dashboard")]
 NAV: dict[str, list[tuple[str, str]]] = {
     roles.ADMIN: [
         ("Live", "live.live_page"),
+        ("Stations", "console_admin.stations"),
+        ("Catalogue", "console_admin.tracks"),
+        ("Reviews", "console_admin.reviews"),
+        ("Quarantine", "console_admin.quarantine"),
+        ("Ledger", "console_admin.ledger"),
+        ("Rate cards", "console_admin.ratecards"),
+        ("Users", "console_admin.user_list"),
+        ("Audit log", "console_admin.audit_log"),
     ],
     roles.AUDITOR: [
         ("Live", "live.live_page"),
+        ("Stations", "console_admin.stations"),
+        ("Catalogue", "console_admin.tracks"),
+        ("Quarantine", "console_admin.quarantine"),
+        ("Ledger", "console_admin.ledger"),
+        ("Rate cards", "console_admin.ratecards"),
+        ("Audit log", "console_admin.audit_log"),
     ],
     roles.STATION: [
         ("Live", "live.live_page"),

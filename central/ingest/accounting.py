@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -275,16 +276,29 @@ def gap_records(
 def gap_counts(session: Session, device_pk: int) -> dict[str, dict[str, int]]:
     """A device's gaps by state and their seqs: {"missing": {"gaps": n, "seqs": m}, ...};
     recovered counts every seq that arrived after its gap opened."""
+    return gap_counts_of(session, [device_pk])[device_pk]
+
+
+def gap_counts_of(
+    session: Session, device_pks: Iterable[int] | None = None
+) -> dict[int, dict[str, dict[str, int]]]:
+    """gap_counts of each device of `device_pks` (None: every device with gaps) in one query;
+    a device without gaps has every count 0."""
     seqs = func.sum(SeqGap.seq_to - SeqGap.seq_from + 1)
-    query = (
-        select(SeqGap.state, func.count(), seqs, func.sum(SeqGap.recovered_count))
-        .where(SeqGap.device_id == device_pk)
-        .group_by(SeqGap.state)
-    )
-    counts = {state: {"gaps": 0, "seqs": 0} for state in gaps.STATES}
-    recovered = 0
-    for state, gap_count, seq_total, recovered_total in session.execute(query):
+    query = select(
+        SeqGap.device_id, SeqGap.state, func.count(), seqs, func.sum(SeqGap.recovered_count)
+    ).group_by(SeqGap.device_id, SeqGap.state)
+    wanted = None if device_pks is None else list(device_pks)
+    if wanted is not None:
+        query = query.where(SeqGap.device_id.in_(wanted))
+    found: dict[int, dict[str, dict[str, int]]] = {}
+    recovered: dict[int, int] = {}
+    for pk in wanted or ():
+        found[pk] = {state: {"gaps": 0, "seqs": 0} for state in gaps.STATES}
+    for device_pk, state, gap_count, seq_total, recovered_total in session.execute(query):
+        counts = found.setdefault(device_pk, {s: {"gaps": 0, "seqs": 0} for s in gaps.STATES})
         counts[state] = {"gaps": gap_count, "seqs": int(seq_total or 0)}
-        recovered += int(recovered_total or 0)
-    counts[RECOVERED]["seqs"] = recovered
-    return counts
+        recovered[device_pk] = recovered.get(device_pk, 0) + int(recovered_total or 0)
+    for device_pk, counts in found.items():
+        counts[RECOVERED]["seqs"] = recovered.get(device_pk, 0)
+    return found

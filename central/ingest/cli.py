@@ -16,11 +16,11 @@ from central import queues, schema, worker
 from central.config import bind_address
 from central.embedded.broker import PROTOCOL, EmbeddedBroker
 from central.extensions import db
-from central.ingest import accounting, store
+from central.ingest import accounting
 from central.ingest.gaps import STATES
 from central.ingest.listener import IngestListener
+from central.ingest.quarantine import quarantine_page, quarantine_record
 from central.schedule import InlineSchedule
-from central.times import iso_datetime
 
 
 @click.group("ingest", cls=AppGroup, invoke_without_command=True)
@@ -115,16 +115,7 @@ def gaps_command(states: tuple[str, ...], limit: int, as_json: bool) -> None:
 def quarantine_command(limit: int, as_json: bool) -> None:
     """The newest refused payloads: when, topic, reason, detail, size."""
     schema.require_current_for_command(db.engine)
-    rows = [
-        {
-            "received_at": iso_datetime(q.received_at),
-            "topic": q.topic,
-            "reason": q.reason,
-            "detail": q.detail,
-            "payload_bytes": q.payload_bytes,
-        }
-        for q in store.quarantined(db.session, limit)
-    ]
+    rows = [quarantine_record(q) for q in quarantine_page(db.session, limit)]
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return

@@ -123,9 +123,3 @@ def quarantine(session: Session, topic: str, payload: bytes, reason: str, detail
             payload_head=bytes(payload[:PAYLOAD_HEAD_BYTES]),
         )
     )
-
-
-def quarantined(session: Session, limit: int = 100) -> list[QuarantinedPayload]:
-    """The newest quarantined payloads first."""
-    query = select(QuarantinedPayload).order_by(QuarantinedPayload.id.desc()).limit(limit)
-    return list(session.scalars(query))

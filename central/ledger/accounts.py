@@ -118,9 +118,19 @@ def get_account(session: Session, code: str) -> Account:
     return account
 
 
-def accounts(session: Session, prefix: str | None = None) -> list[Account]:
-    """Every account by code, or those whose code starts with `prefix`."""
+def accounts(
+    session: Session,
+    prefix: str | None = None,
+    after_code: str | None = None,
+    limit: int | None = None,
+) -> list[Account]:
+    """Every account by code, or those whose code starts with `prefix`; a page of `limit`
+    after `after_code` when given."""
     query = select(Account).order_by(Account.code)
     if prefix:
         query = query.where(Account.code.startswith(prefix, autoescape=True))
+    if after_code is not None:
+        query = query.where(Account.code > after_code)
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.scalars(query))

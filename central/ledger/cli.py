@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,14 +12,15 @@ import click
 from flask.cli import AppGroup
 
 from central import schema
+from central.auth import audit
+from central.auth.cli import cli_login
 from central.extensions import db
-from central.ledger import accounts, posting, queries
+from central.ledger import accounts, posting, queries, verify_runs
 from central.ledger.accounts import KINDS
 from central.ledger.errors import LedgerError
 from central.ledger.models import Transfer
 from central.ledger.money import DEFAULT_CURRENCY, format_minor
 from central.ledger.transfer import Leg, TransferRequest, credit, debit
-from central.ledger.verify import verify
 from central.times import iso_datetime, parse_instant_ms
 from central.times import now_ms as times_now_ms
 
@@ -141,12 +141,14 @@ def statement_record(s: queries.Statement) -> dict[str, Any]:
 @ledger_cli.command("verify")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def verify_command(as_json: bool) -> None:
-    """Check the whole ledger; exit 1 and list every problem when it is broken."""
+    """Check the whole ledger (the run is kept for the console's overview); exit 1 and list
+    every problem when it is broken."""
     schema.require_current_for_command(db.engine)
-    started_s = time.perf_counter()
-    report = verify(db.session)
-    db.session.rollback()
-    elapsed_s = time.perf_counter() - started_s
+    report, duration_ms = verify_runs.check(db.session)
+    audit.recorded_by_command()  # record_run audits the run itself, with what it found
+    run = verify_runs.record_run(db.session, report, duration_ms, cli_login(), "cli")
+    db.session.commit()
+    elapsed_s = run.duration_ms / 1000.0
     if as_json:
         click.echo(json.dumps({**report.as_dict(), "seconds": round(elapsed_s, 3)}, indent=2))
     else:

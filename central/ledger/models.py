@@ -14,6 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     DateTime,
     ForeignKey,
@@ -132,3 +133,24 @@ class ChainHead(db.Model):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     seq: Mapped[int] = mapped_column(BigInteger)
     hash: Mapped[str] = mapped_column(String(HASH_CHARS))
+
+
+class VerifyRun(db.Model):
+    """One run of the ledger check (`zamio ledger verify`, the console, the API): when, by whom,
+    through what, and what it found. Kept so an operator sees when the ledger was last proven."""
+
+    __tablename__ = "ledger_verify_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now, index=True)
+    actor: Mapped[str] = mapped_column(String(120))  # the audit log's actor
+    via: Mapped[str] = mapped_column(String(8))  # api | cli | console
+    ok: Mapped[bool] = mapped_column(Boolean)
+    transfers: Mapped[int] = mapped_column(BigInteger)
+    entries: Mapped[int] = mapped_column(BigInteger)
+    accounts: Mapped[int] = mapped_column(Integer)
+    head_seq: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[str] = mapped_column(String(HASH_CHARS))
+    problems_json: Mapped[str] = mapped_column(Text)  # the first PROBLEMS_MAX, as a JSON list
+    problems_omitted: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)

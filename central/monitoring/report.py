@@ -8,10 +8,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from central.errors import StationError
-from central.ingest.accounting import gap_counts
+from central.ingest import gaps
+from central.ingest.accounting import gap_counts, gap_counts_of
 from central.monitoring.models import DeviceEvent, DeviceStatus
 from central.monitoring.state import device_report
 from central.monitoring.store import seen
@@ -24,9 +25,14 @@ STATION_EVENTS_MAX = 1000
 
 
 def device_health(
-    session: Session, device: Device, now: datetime, events_max: int = EVENTS_MAX
+    session: Session,
+    device: Device,
+    now: datetime,
+    events_max: int = EVENTS_MAX,
+    seq_gaps: dict[str, dict[str, int]] | None = None,
 ) -> dict[str, Any]:
-    """One device's state, last seen, sources, spool, clock and its latest events."""
+    """One device's state, last seen, sources, spool, clock and its latest events (`seq_gaps`:
+    its gap counts when the caller read them for many devices at once)."""
     now_ms = ms_of(now)
     row = session.get(DeviceStatus, device.id)
     query = (
@@ -35,13 +41,16 @@ def device_health(
         .order_by(DeviceEvent.at_ms.desc(), DeviceEvent.id.desc())
         .limit(events_max)
     )
+    events = (
+        [] if events_max <= 0 else [event_record(e, device.code) for e in session.scalars(query)]
+    )
     return {
         "device": device.code,
         "station": device.station.code,
         "active": device.active,
         **device_report(seen(row), now_ms),
-        "seq_gaps": gap_counts(session, device.id),
-        "events": [event_record(e, device.code) for e in session.scalars(query)],
+        "seq_gaps": gap_counts(session, device.id) if seq_gaps is None else seq_gaps,
+        "events": events,
     }
 
 
@@ -50,20 +59,27 @@ def station_health(
 ) -> list[dict[str, Any]]:
     """Every station (or the one of `station_code`) with the health of each of its devices."""
     if station_code is None:
-        stations = list(session.scalars(select(Station).order_by(Station.code)))
+        query = select(Station).order_by(Station.code).options(selectinload(Station.devices))
+        stations = list(session.scalars(query))
+        list(session.scalars(select(DeviceStatus)))  # one query: device_health's gets hit it
     else:
         station = find_station(session, station_code)
         if station is None:
             raise StationError(f"no station {station_code}")
         stations = [station]
-    return [station_report(session, station, now, events_max) for station in stations]
+    every = gap_counts_of(session) if station_code is None else None
+    return [station_report(session, station, now, events_max, every) for station in stations]
 
 
 def station_report(
-    session: Session, station: Station, now: datetime, events_max: int = EVENTS_MAX
+    session: Session,
+    station: Station,
+    now: datetime,
+    events_max: int = EVENTS_MAX,
+    seq_gaps: dict[int, dict[str, dict[str, int]]] | None = None,
 ) -> dict[str, Any]:
     """One station: its devices' health, by device code order, and how many are in each state."""
-    devices = devices_health(session, station, now, events_max)
+    devices = devices_health(session, station, now, events_max, seq_gaps)
     states = Counter(device["state"] for device in devices.values())
     return {
         "station": station.code,
@@ -74,11 +90,25 @@ def station_report(
 
 
 def devices_health(
-    session: Session, station: Station, now: datetime, events_max: int = EVENTS_MAX
+    session: Session,
+    station: Station,
+    now: datetime,
+    events_max: int = EVENTS_MAX,
+    seq_gaps: dict[int, dict[str, dict[str, int]]] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """The health of each of a station's devices, by device code."""
+    """The health of each of a station's devices, by device code (`seq_gaps`: gap counts by
+    device id, read at once for many stations)."""
     devices = sorted(station.devices, key=lambda d: d.code)
-    return {device.code: device_health(session, device, now, events_max) for device in devices}
+    return {
+        d.code: device_health(session, d, now, events_max, None if seq_gaps is None
+                              else seq_gaps.get(d.id) or _no_gaps())
+        for d in devices
+    }  # fmt: skip
+
+
+def _no_gaps() -> dict[str, dict[str, int]]:
+    """The gap counts of a device that has none."""
+    return {state: {"gaps": 0, "seqs": 0} for state in gaps.STATES}
 
 
 def station_events(

@@ -235,9 +235,11 @@ def plays_per_day(
     span: TimeRange,
     parties: frozenset[str] | None = None,
     station_ids: frozenset[int] | None = None,
+    track_id: int | None = None,
 ) -> list[dict[str, Any]]:
-    """How many plays in scope started on each UTC day of `span` (whole days, at most
-    DAYS_MAX): [{"day": "YYYY-MM-DD", "plays": n}] in order, days without plays as 0."""
+    """How many plays in scope (of one track, if given) started on each UTC day of `span`
+    (whole days, at most DAYS_MAX): [{"day": "YYYY-MM-DD", "plays": n}] in order, days
+    without plays as 0."""
     if span.since_ms % DAY_MS or span.until_ms % DAY_MS:
         raise QueryError("plays per day: since and until must be UTC midnights")
     first, end = span.since_ms // DAY_MS, span.until_ms // DAY_MS
@@ -249,6 +251,8 @@ def plays_per_day(
         query = select(day, func.count()).where(
             Play.start_ms >= span.since_ms, Play.start_ms < span.until_ms
         )
+        if track_id is not None:  # on the (track_id, start_ms) index
+            query = query.where(Play.track_id == track_id)
         query = _scoped(query, parties, station_ids).group_by(day)
         counts = {int(d): int(n) for d, n in session.execute(query)}
     return [{"day": iso_utc(n * DAY_MS)[:10], "plays": counts.get(n, 0)} for n in range(first, end)]
