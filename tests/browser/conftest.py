@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ HOST = "127.0.0.1"
 CHROMIUM = Path("/usr/bin/chromium")
 AXE = Path(__file__).parent / "vendor" / "axe-core-4.14.1" / "axe.min.js"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+SCREENSHOTS_ENV = "SCREENSHOTS_DIR"  # not ZAMIO_*: the tests' environment drops those
 AXE_BLOCKING = ("serious", "critical")
 VIEWPORT = {"width": 1100, "height": 800}  # a laptop's; the screenshots stay small
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
@@ -186,8 +188,11 @@ def _violation(violation: dict) -> str:
 
 
 def screenshot(page, role: str) -> Path:
-    """The whole page as docs/console-<role>.png (the README shows them)."""
-    DOCS.mkdir(exist_ok=True)
-    path = DOCS / f"console-{role}.png"
+    """The whole page as console-<role>.png: in docs/ (the README's pictures) when
+    SCREENSHOTS_DIR=docs, else in a temporary folder, so a test run changes no tracked file."""
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or Path(tempfile.gettempdir()) / "zamio-shots")
+    folder = folder if folder.is_absolute() else DOCS.parent / folder
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"console-{role}.png"
     page.screenshot(path=str(path), full_page=True, animations="disabled")
     return path
