@@ -131,10 +131,7 @@ def test_roles_a_page_does_not_admit_get_403(pg_app: Flask, console_client) -> N
         for role in set(roles.ROLES) - declared.roles:
             assert clients[role].get(path).status_code == 403, (role, path)
             checked += 1
-    assert checked or all(
-        policy.policy_of(pg_app.view_functions[r.endpoint]).roles == set(roles.ROLES)
-        for r in _console_rules(pg_app)
-    )
+    assert checked > 50  # every audience's pages were walked, not only the frame's
 
 
 def test_a_password_change_ends_the_other_sessions(pg_app: Flask, console_people) -> None:
