@@ -16,6 +16,7 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from central.api.problems import under_api
 from central.auth import policy, roles
 from central.auth.policy import Principal
 from central.console import session, templating
@@ -112,7 +113,7 @@ def _to_login() -> Response:
 
 def _headers(response: Response) -> Response:
     """Console pages: a strict CSP, no framing, no sniffing, no caching of people's data."""
-    if is_console_request() or (response.status_code >= 400 and not _under_api()):
+    if is_console_request() or (response.status_code >= 400 and not under_api(request.path)):
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
@@ -121,12 +122,6 @@ def _headers(response: Response) -> Response:
             response.headers.setdefault("Cache-Control", "no-store")
             response.vary.add("Cookie")
     return response
-
-
-def _under_api() -> bool:
-    from central.api.problems import under_api
-
-    return under_api(request.path)
 
 
 def error_page(error: HTTPException) -> ResponseReturnValue:
