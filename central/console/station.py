@@ -6,8 +6,6 @@ ledger.queries and royalties.earnings."""
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
@@ -19,6 +17,7 @@ from werkzeug.exceptions import BadRequest, NotFound
 from central.api import monitoring
 from central.auth.policy import current_principal, policy
 from central.auth.roles import ADMIN, AUDITOR, STATION
+from central.csvtext import rows_as_csv, safe_cell
 from central.errors import QueryError
 from central.extensions import db, utc_now
 from central.ledger import queries as ledger
@@ -40,7 +39,6 @@ CSV_COLUMNS = (
     "play_id", "station", "start", "end", "duration_ms", "track", "title", "artist", "isrc",
     "confidence", "status", "closed_at",
 )  # fmt: skip
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")  # a spreadsheet would run these
 
 
 def dashboard() -> str:
@@ -134,14 +132,7 @@ def station_wallet(code: str) -> ResponseReturnValue:
 
 def csv_lines(plays: Iterator[dict[str, Any]]) -> Iterator[str]:
     """The CSV of a play log: a header row, then one line per play (times ISO-8601 UTC)."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(CSV_COLUMNS)
-    for n, play in enumerate(plays, 1):
-        writer.writerow(csv_row(play))
-        if n % 200 == 0:
-            yield _drain(out)
-    yield _drain(out)
+    return rows_as_csv(CSV_COLUMNS, (csv_row(play) for play in plays))
 
 
 def csv_row(play: dict[str, Any]) -> list[Any]:
@@ -152,13 +143,6 @@ def csv_row(play: dict[str, Any]) -> list[Any]:
         safe_cell(track["external_id"]), safe_cell(track["title"]), safe_cell(track["artist"]),
         track["isrc"] or "", play["confidence"], play["status"], play["closed_at"] or "",
     ]  # fmt: skip
-
-
-def safe_cell(text: str | None) -> str:
-    """Catalogue text for a spreadsheet: a leading ' before what it would run as a formula."""
-    if not text:
-        return ""
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
 def day_span(day: date) -> queries.TimeRange:
@@ -265,11 +249,3 @@ def _station(code: str) -> Station:
     if station is None:
         raise NotFound(f"no station {code[:80]}")
     return station
-
-
-def _drain(out: io.StringIO) -> str:
-    """What the writer wrote since the last drain."""
-    text = out.getvalue()
-    out.seek(0)
-    out.truncate()
-    return text

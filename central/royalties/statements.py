@@ -4,12 +4,10 @@ currency sign, no thousands separator). Pure."""
 
 from __future__ import annotations
 
-import csv
-import io
-import itertools
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from central.csvtext import rows_as_csv
 from central.ledger.money import CURRENCY_EXPONENTS
 
 COLUMNS = (
@@ -38,11 +36,5 @@ def csv_row(line: dict[str, Any], currency: str) -> list[Any]:
 
 
 def statement_csv(lines: Iterable[dict[str, Any]], currency: str) -> Iterator[str]:
-    """The CSV text of a statement, row by row (the header first), for a streamed download."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for row in itertools.chain([COLUMNS], (csv_row(line, currency) for line in lines)):
-        writer.writerow(row)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    """The CSV text of a statement, the header first, in chunks for a streamed download."""
+    return rows_as_csv(COLUMNS, (csv_row(line, currency) for line in lines))
