@@ -72,6 +72,17 @@ class Settings:
     # only, in `console-secret` beside the SQLite file or in the user's data dir.
     secret_key: str | None = dataclasses.field(default=None, repr=False)
     session_hours: int = 12  # a console login lasts this long (then: sign in again)
+    # Payouts (central/payouts/): MTN MoMo's Disbursement API (or `zamio momo-sim`) at momo_url;
+    # unset: withdrawals can be requested and approved, and wait for a provider to be set.
+    momo_url: str | None = None
+    momo_api_user: str | None = None  # the API user's UUID
+    momo_api_key: str | None = dataclasses.field(default=None, repr=False)
+    momo_subscription_key: str | None = dataclasses.field(default=None, repr=False)
+    momo_environment: str = "sandbox"  # X-Target-Environment: sandbox, mtnghana, ...
+    momo_timeout_s: int = 15  # one HTTP request to the provider, at most
+    payouts_minimum_minor: int = 1000  # the smallest withdrawal (GHS 10.00)
+    payouts_four_eyes_minor: int = 100_000  # from this amount (GHS 1,000.00) two admins approve
+    payouts_cooling_off_hours: int = 24  # a new or changed payout method is used after this
 
     def redacted(self) -> dict[str, Any]:
         """The settings with every password and token replaced by ***, safe to log."""
@@ -129,11 +140,12 @@ def validate(settings: Settings) -> list[str]:
     if settings.secret_key is not None and len(settings.secret_key) < SECRET_KEY_CHARS_MIN:
         problems.append(f"ZAMIO_SECRET_KEY: use at least {SECRET_KEY_CHARS_MIN} random characters")
     problems += _check_rate_limits(settings)
+    problems.append(_check_momo(settings))
     if settings.trusted_proxies > TRUSTED_PROXIES_MAX:
         problems.append(f"ZAMIO_TRUSTED_PROXIES: at most {TRUSTED_PROXIES_MAX}")
     names = ("plays_close_wait_s", "batch_retention_days")
     names += ("ingest_resend_interval_s", "ingest_resend_tries_max", "upload_bytes_max")
-    for name in (*names, "session_hours"):
+    for name in (*names, "session_hours", "momo_timeout_s", "payouts_minimum_minor"):
         if getattr(settings, name) < 1:
             problems.append(f"ZAMIO_{name.upper()}: must be at least 1")
     return [p for p in problems if p]
@@ -277,3 +289,20 @@ def _check_rate_limits(settings: Settings) -> list[str]:
         except ValueError:
             problems.append(f"ZAMIO_{name.upper()}: a rate like '10 per minute' or '100/hour'")
     return problems
+
+
+def _check_momo(settings: Settings) -> str:
+    """Why the MoMo settings cannot reach a provider, or '' (unset URL: no provider)."""
+    if settings.momo_url is None:
+        return ""
+    parts = urlsplit(settings.momo_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"ZAMIO_MOMO_URL: expected an http(s) URL, got {redact_url(settings.momo_url)}"
+    missing = [
+        f"ZAMIO_{name.upper()}"
+        for name in ("momo_api_user", "momo_api_key", "momo_subscription_key")
+        if getattr(settings, name) is None
+    ]
+    if missing:
+        return f"ZAMIO_MOMO_URL is set: set {', '.join(missing)} too"
+    return ""
