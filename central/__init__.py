@@ -86,6 +86,7 @@ def _register_models() -> None:
     """Import every domain's models so their tables join the metadata Alembic compares."""
     from central.auth import models as auth_models  # noqa: F401
     from central.catalog import models, upload_models  # noqa: F401
+    from central.funding import models as funding_models  # noqa: F401
     from central.ingest import models as ingest_models  # noqa: F401
     from central.ledger import models as ledger_models  # noqa: F401
     from central.matching import models as matching_models  # noqa: F401

@@ -16,6 +16,7 @@ from rq import Queue
 from rq.cron import CronScheduler
 
 from central.catalog.upload_job import sweep_uploads
+from central.funding.jobs import issue_monthly_invoices
 from central.ingest.retention import purge_expired_batches
 from central.matching.jobs import sweep_unmatched
 from central.matching.rematch import rematch_new_tracks
@@ -31,6 +32,9 @@ REMATCH_NEW_TRACKS_S = 600  # a new track's past plays appear within this (plus 
 PURGE_EXPIRED_S = 3600
 ACCRUE_PENDING_S = 300  # a closed play whose accrue_royalty job was lost is accrued within this
 SWEEP_UPLOADS_S = 300  # an upload whose job was lost is enqueued within this of going stale
+# last month's invoices are issued within this of a station's local midnight on the 1st (a run
+# finds the stations still without one: cheap, and nothing is issued twice)
+ISSUE_INVOICES_S = 3600
 TICK_S = 1.0  # how often InlineSchedule looks for a due job
 
 PERIODIC_JOBS: tuple[tuple[Callable[[], object], int], ...] = (
@@ -40,6 +44,7 @@ PERIODIC_JOBS: tuple[tuple[Callable[[], object], int], ...] = (
     (purge_expired_batches, PURGE_EXPIRED_S),
     (accrue_pending, ACCRUE_PENDING_S),
     (sweep_uploads, SWEEP_UPLOADS_S),
+    (issue_monthly_invoices, ISSUE_INVOICES_S),
 )
 
 

@@ -16,8 +16,8 @@ def test_scheduler_enqueues_every_periodic_job_on_the_pipeline_queue(
     redis_connection: redis.Redis,
 ) -> None:
     """The sweeps of plays and of unmatched batches, rematch of new tracks, purge, the royalty
-    sweep and the sweep of lost uploads are all due at start, on the workers' queue, and
-    importable by name (a worker must find them)."""
+    sweep, the sweep of lost uploads and last month's invoices are all due at start, on the
+    workers' queue, and importable by name (a worker must find them)."""
     scheduler = CronScheduler(connection=redis_connection)
     register_jobs(scheduler)
     scheduler.enqueue_jobs()
@@ -25,6 +25,7 @@ def test_scheduler_enqueues_every_periodic_job_on_the_pipeline_queue(
     names = sorted(job.func_name for job in queue.get_jobs())
     assert names == [
         "central.catalog.upload_job.sweep_uploads",
+        "central.funding.jobs.issue_monthly_invoices",
         "central.ingest.retention.purge_expired_batches",
         "central.matching.jobs.sweep_unmatched",
         "central.matching.rematch.rematch_new_tracks",
