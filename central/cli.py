@@ -22,6 +22,7 @@ from central.config import Settings, load_settings, redact_url
 from central.db_cli import db_cli
 from central.demo.cli import demo_command
 from central.errors import ConfigError, SchemaError
+from central.funding.cli import funding_cli
 from central.ingest.cli import ingest_cli
 from central.ledger.cli import ledger_cli
 from central.matching.cli import rematch_command
@@ -57,6 +58,7 @@ COMMANDS: list[click.Command] = [
     user_cli,  # zamio user add|list|disable|enable|link|unlink|invite|outbox
     token_cli,  # zamio token create|list|revoke
     audit_command,  # zamio audit [--since T] [--actor A] [--action X] [--json]
+    funding_cli,  # zamio funding topup | invoice | topups | invoices | show
 ]
 
 

@@ -72,6 +72,7 @@ def register(app: APIFlask) -> None:
         admin,
         auth_views,
         earnings,
+        funding,
         me,
         platform,
         plays,
@@ -81,7 +82,8 @@ def register(app: APIFlask) -> None:
     )
 
     throttle.init_app(app)
-    for module in (auth_views, me, stations, plays, tracks, earnings, admin, platform, rights):
+    modules = (auth_views, me, stations, plays, tracks, earnings, admin, platform, rights, funding)
+    for module in modules:
         app.register_blueprint(module.blueprint)
     app.before_request(_guard)
     app.after_request(_conditional)

@@ -91,6 +91,18 @@ def _party(principal: Principal, view_args: dict[str, Any]) -> bool:
     return str(view_args.get("party", "")) in principal.parties
 
 
+@rule("invoice")
+def _invoice(principal: Principal, view_args: dict[str, Any]) -> bool:
+    """/invoices/<number>: an invoice of one of the caller's stations."""
+    from central.funding.models import Invoice
+
+    if principal.station_ids is None:
+        return principal.parties is None
+    number = str(view_args.get("number", ""))
+    station_id = db.session.scalar(select(Invoice.station_id).where(Invoice.number == number))
+    return station_id is not None and station_id in principal.station_ids
+
+
 @rule("token")
 def _token(principal: Principal, view_args: dict[str, Any]) -> bool:
     """/tokens/<token_id>: the caller's own token (nobody else's, admins included)."""

@@ -232,7 +232,8 @@ def settle(session: Session, invoice_id: int) -> Invoice:
         select(func.coalesce(func.sum(TopUp.amount_minor), 0)).where(TopUp.invoice_id == invoice_id)
     )
     invoice.paid_minor = int(paid or 0)
-    before, invoice.status = invoice.status, rules.status(invoice.paid_minor, invoice.amount_due_minor)
+    before = invoice.status
+    invoice.status = rules.status(invoice.paid_minor, invoice.amount_due_minor)
     if invoice.status == rules.PAID and before != rules.PAID:
         invoice.paid_at = utc_now()
     session.flush()

@@ -100,9 +100,11 @@ def issue_last_month(session: Session, due_days: int, at_ms: int) -> dict[str, A
         try:
             issued = run_in_transaction(
                 session,
-                lambda s, c=code, m=month: invoices.issue_invoice(
-                    s, c, m, SCHEDULER, SCHEDULER_VIA, due_days, at_ms
-                ).created,
+                lambda s, c=code, m=month: (
+                    invoices.issue_invoice(
+                        s, c, m, SCHEDULER, SCHEDULER_VIA, due_days, at_ms
+                    ).created
+                ),
             )
         except FundingError as error:
             logger.warning("station %s: %s not invoiced: %s", code, month, error)

@@ -15,8 +15,8 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
-    Uuid,
     UniqueConstraint,
+    Uuid,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 

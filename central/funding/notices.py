@@ -17,7 +17,9 @@ INVOICE_EVENT = "funding.invoice"
 _NOTIFICATIONS = ("central.notifications", "central.notifications.recipients")
 
 
-def topup_recorded(session: Session, station: Station, topup: TopUp, invoice: Invoice | None) -> None:
+def topup_recorded(
+    session: Session, station: Station, topup: TopUp, invoice: Invoice | None
+) -> None:
     """Tell the station's staff a payment was credited to its wallet."""
     amount = format_minor(topup.amount_minor, topup.currency)
     paying = f" against invoice {invoice.number}" if invoice is not None else ""
@@ -62,13 +64,11 @@ def _tell(
     """notify() the station's users. Until central.notifications is merged (it is built on
     another branch), its absence alone makes this do nothing: remove that fallback at merge."""
     try:
-        from central import notifications
-        from central.notifications import recipients
+        from central.notifications import notify  # type: ignore[import-not-found]
+        from central.notifications.recipients import station_users  # type: ignore[import-not-found]
     except ModuleNotFoundError as error:
         if error.name not in _NOTIFICATIONS:
             raise
         return
-    users = recipients.station_users(session, station.id)
-    notifications.notify(
-        session, event, users, subject, body, data=data, dedupe_key=dedupe_key, link=link
-    )
+    users = station_users(session, station.id)
+    notify(session, event, users, subject, body, data=data, dedupe_key=dedupe_key, link=link)

@@ -14,6 +14,7 @@ After the commit, `fund_station` (jobs.py) pays the station's unfunded royalties
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -178,14 +179,16 @@ def _same(existing: TopUp, station: Station, amount_minor: int, invoice: Invoice
     return existing
 
 
-def _post(session: Session, station: Station, method: str, reference: str, amount_minor: int):
+def _post(
+    session: Session, station: Station, method: str, reference: str, amount_minor: int
+) -> uuid.UUID:
     """Open the accounts and post the top-up's transfer; its id."""
     wallet = station_account(station.code)
     currency = _currency(session, station)
     settlement = rules.settlement_account(method)
     legs = (debit(settlement, amount_minor), credit(wallet, amount_minor))
     try:
-        royalty_store.open_accounts(session, legs[1:], currency)  # a new wallet as royalties open it
+        royalty_store.open_accounts(session, legs[1:], currency)  # a wallet as royalties open it
         open_account(session, account_spec(settlement, "settlement", currency))
         request = TransferRequest(
             rules.topup_key(method, reference), rules.TOPUP_CODE, legs, currency,
