@@ -25,7 +25,7 @@ from central.auth.policy import current_principal, policy
 from central.auth.roles import ADMIN, AUDITOR, STATION
 from central.extensions import db, utc_now
 from central.funding import invoices, queries, rules, topups
-from central.funding.errors import FundingError
+from central.funding.errors import FundingError, TopUpConflict
 from central.funding.models import Invoice
 from central.ledger.errors import InvalidTransfer
 from central.ledger.money import DEFAULT_CURRENCY, format_minor, parse_minor
@@ -78,7 +78,7 @@ def admin_topup() -> ResponseReturnValue:
         )  # fmt: skip
     except (ValueError, FundingError) as error:
         db.session.rollback()
-        status = 409 if isinstance(error, topups.TopUpConflict) else 400
+        status = 409 if isinstance(error, TopUpConflict) else 400
         return _admin_page(str(error), form, status)
     row = recorded.topup
     done = (
@@ -146,7 +146,8 @@ def _topup_request(form: dict[str, str]) -> topups.TopUpRequest:
     try:
         amount_minor = parse_minor(form["amount"], currency)
     except InvalidTransfer:
-        raise ValueError(f"amount {form['amount'][:20]!r}: a {currency} amount like 50.00") from None
+        shown = form["amount"][:20]
+        raise ValueError(f"amount {shown!r}: a {currency} amount like 50.00") from None
     received = None
     if form["received_on"]:
         try:

@@ -112,7 +112,7 @@ def station_plays_csv(code: str) -> ResponseReturnValue:
 @policy(STAFF, scope="stations:read", owner="station")
 def station_wallet(code: str) -> ResponseReturnValue:
     """What the station owes or has paid: its wallet's balance, a month's statement lines, and
-its latest top-ups and invoices."""
+    its latest top-ups and invoices."""
     station = _station(code)
     month = _month(request.args.get("month"))
     cursor = request.args.get("cursor") or None
