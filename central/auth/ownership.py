@@ -94,13 +94,12 @@ def _party(principal: Principal, view_args: dict[str, Any]) -> bool:
 @rule("invoice")
 def _invoice(principal: Principal, view_args: dict[str, Any]) -> bool:
     """/invoices/<number>: an invoice of one of the caller's stations."""
-    from central.funding.models import Invoice
+    from central.funding.invoices import find_invoice
 
     if principal.station_ids is None:
         return principal.parties is None
-    number = str(view_args.get("number", ""))
-    station_id = db.session.scalar(select(Invoice.station_id).where(Invoice.number == number))
-    return station_id is not None and station_id in principal.station_ids
+    invoice = find_invoice(db.session, str(view_args.get("number", "")))
+    return invoice is not None and invoice.station_id in principal.station_ids
 
 
 @rule("token")

@@ -42,7 +42,7 @@ from central.ledger.transfer import MONEY_STATES
 from central.royalties import periods, rollup
 from central.royalties.accrual import station_account
 from central.stations.models import Station
-from central.stations.store import find_station
+from central.stations.store import CODE, find_station
 from central.times import iso_datetime
 
 logger = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def issue_invoice(
     """The station's invoice of `month` (YYYY-MM, its local time), issued if new (module
     docstring); InvoiceError for an unknown station, a bad or unfinished month, or a wallet
     that is missing or prepaid."""
-    station = find_station(session, station_code)
+    station = find_station(session, station_code) if CODE.fullmatch(station_code) else None
     if station is None:
         raise InvoiceError(f"no station {station_code[:80]}")
     try:
@@ -241,7 +241,9 @@ def settle(session: Session, invoice_id: int) -> Invoice:
 
 
 def find_invoice(session: Session, number: str) -> Invoice | None:
-    """The invoice with this number, or None."""
+    """The invoice with this number, or None (also for text no invoice number has)."""
+    if not rules.is_invoice_number(number):
+        return None
     return session.scalar(select(Invoice).where(Invoice.number == number))
 
 

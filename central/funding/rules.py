@@ -67,10 +67,13 @@ def check_amount(amount_minor: int) -> int:
 
 
 def check_note(note: str | None) -> str | None:
-    """A note, trimmed (None if empty); ValueError past NOTE_CHARS_MAX characters."""
+    """A note, trimmed (None if empty); ValueError past NOTE_CHARS_MAX characters or for
+    control characters."""
     text = (note or "").strip()
     if len(text) > NOTE_CHARS_MAX:
         raise ValueError(f"note: at most {NOTE_CHARS_MAX} characters")
+    if not text.isprintable():
+        raise ValueError("note: one line of printable characters")
     return text or None
 
 
@@ -94,11 +97,9 @@ def invoice_number(month: str, station_code: str) -> str:
     return f"{INVOICE_PREFIX}-{month}-{station_code}"
 
 
-def check_invoice_number(number: str) -> str:
-    """The number, if it has an invoice number's shape; ValueError if not."""
-    if not isinstance(number, str) or not _NUMBER.fullmatch(number):
-        raise ValueError(f"invoice {str(number)[:40]!r}: a number like ZIO-2026-11-joy-fm")
-    return number
+def is_invoice_number(number: object) -> bool:
+    """Whether `number` has an invoice number's shape (ZIO-2026-11-joy-fm)."""
+    return isinstance(number, str) and _NUMBER.fullmatch(number) is not None
 
 
 def month_span_ms(month: str, timezone: str) -> tuple[int, int]:

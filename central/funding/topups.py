@@ -38,7 +38,7 @@ from central.ledger.transfer import TransferRequest, credit, debit
 from central.royalties import store as royalty_store
 from central.royalties.accrual import station_account
 from central.stations.models import Station
-from central.stations.store import find_station
+from central.stations.store import CODE, find_station
 from central.times import iso_datetime
 
 logger = logging.getLogger(__name__)
@@ -74,7 +74,8 @@ def record_topup(
     session: Session, request: TopUpRequest, actor: str, via: str, today: date
 ) -> Recorded:
     """Record the top-up and post its transfer (module docstring); TopUpInvalid, TopUpConflict."""
-    station = find_station(session, request.station_code)
+    code = request.station_code
+    station = find_station(session, code) if CODE.fullmatch(code) else None
     if station is None:
         raise TopUpInvalid(f"no station {request.station_code[:80]}")
     try:
