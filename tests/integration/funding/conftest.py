@@ -21,6 +21,11 @@ from central.royalties.accrual import station_account
 from central.stations.models import Station
 from central.times import ms_of
 from tests.integration.central import rows
+from tests.integration.central.auth.conftest import call, people  # noqa: F401 - API fixtures
+from tests.integration.central.console.conftest import (  # noqa: F401 - console fixtures
+    console_client,
+    console_people,
+)
 
 TARIFF = "broadcast"
 

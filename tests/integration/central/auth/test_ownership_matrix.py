@@ -12,6 +12,8 @@ from flask import Flask
 
 from central.auth import roles, tokens, users
 from central.extensions import db, utc_now
+from central.funding.invoices import issue_invoice
+from central.ledger.accounts import account_spec, open_account
 from central.royalties.models import RightsShare
 from tests.integration.central.auth.conftest import PEOPLE
 from tests.integration.central.rows import T0_MS, add_play, add_track
@@ -33,7 +35,8 @@ def _share(track_id: int, party: str) -> RightsShare:
 def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]]]:
     """(own, other) object id per ownership rule and role: track A is the artist's, B the
     label's, C nobody's here; play 1 of A at joy-fm, 2 of C at peace-fm, 3 of B at joy-fm;
-    each user has a spare token. None: the role has no "other" (it sees everything)."""
+    each user has a spare token; joy-fm and peace-fm each an invoice of 2025-11. None: the
+    role has no "other" (it sees everything)."""
     from central.stations.store import find_station
 
     with pg_app.app_context():
@@ -52,6 +55,10 @@ def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]
             row, _ = tokens.create_token(db.session, user, "spare", None, timedelta(days=1),
                                          utc_now())  # fmt: skip
             spare[role] = str(row.id)
+        for code in ("joy-fm", "peace-fm"):  # postpaid wallets, each invoiced for a past month
+            open_account(db.session, account_spec(f"station:{code}:wallet", "station_wallet",
+                                                  unbounded=True))  # fmt: skip
+            issue_invoice(db.session, code, "2025-11", "test", "cli", 30, int(1e13))
         db.session.commit()
         p1, p2, p3 = (str(p.id) for p in plays)
         ids = {"A": str(a.id), "B": str(b.id), "C": str(c.id)}
@@ -63,6 +70,8 @@ def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]
         "track": {"artist": (ids["A"], ids["C"]), "rights_holder": (ids["B"], ids["C"])}
         | {r: (ids["A"], None) for r in see_all},
         "token": {r: (spare[r], spare["admin" if r != "admin" else "station"]) for r in PEOPLE},
+        "invoice": {"station": ("ZIO-2025-11-joy-fm", "ZIO-2025-11-peace-fm")}
+        | {r: ("ZIO-2025-11-joy-fm", None) for r in see_all},
     }
 
 
