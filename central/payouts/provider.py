@@ -20,7 +20,7 @@ REFERENCE_NAMESPACE = uuid.UUID("8b1f6e2c-4a37-4d0e-9c5b-71e2a9d3f604")
 
 
 def payout_reference(hold_transfer_id: uuid.UUID) -> uuid.UUID:
-    """The provider reference (X-Reference-Id) of the payout whose money `hold_transfer_id` holds."""
+    """The provider reference (X-Reference-Id) of the payout held by `hold_transfer_id`."""
     return uuid.uuid5(REFERENCE_NAMESPACE, str(hold_transfer_id))
 
 
