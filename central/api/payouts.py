@@ -21,7 +21,7 @@ from central.payouts import actions, methods, reconcile, withdrawals
 from central.payouts.errors import PayoutError, StepRefused, UnknownWithdrawal
 from central.payouts.methods import MOMO_NETWORKS
 from central.payouts.models import METHOD_KINDS, MOMO, STATUSES
-from central.payouts.withdrawals import Actor
+from central.payouts.withdrawals import actor_of
 
 PARTIES = (ARTIST, RIGHTS_HOLDER)
 READERS = (ADMIN, AUDITOR, ARTIST, RIGHTS_HOLDER)
@@ -166,11 +166,6 @@ class CallbackOut(Schema):
     """The callback was taken: the status is asked of the provider itself."""
 
     accepted = fields.Boolean(required=True)
-
-
-def actor_of(principal: Principal, via: str) -> Actor:
-    """The payout actor of an API or console caller."""
-    return Actor(principal.actor, via, principal.user_id)
 
 
 def one_party(principal: Principal, party: str | None) -> str:

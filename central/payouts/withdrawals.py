@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from central.auth import audit
+from central.auth.policy import Principal
 from central.extensions import utc_now
 from central.ledger import posting
 from central.ledger.accounts import account_spec, find_account, open_account
@@ -65,6 +66,11 @@ class Actor:
 
 
 SYSTEM = Actor("system", "job")
+
+
+def actor_of(principal: Principal, via: str) -> Actor:
+    """The payout actor of an API or console caller."""
+    return Actor(principal.actor, via, principal.user_id)
 
 
 def settlement_account(method: PayoutMethod) -> str:
@@ -355,7 +361,7 @@ def _tell_admins(session: Session, withdrawal: Withdrawal, event: str) -> None:
         f"{withdrawal.party} asked for {amount}; it needs {withdrawal.approvals_needed}"
         " approval(s).",
         data=record(withdrawal), dedupe_key=f"withdrawal:{withdrawal.id}",
-        link=f"/admin/payouts/{withdrawal.id}",
+        link=f"/payouts/{withdrawal.id}",
     )  # fmt: skip
 
 
