@@ -27,6 +27,7 @@ from central.ledger.cli import ledger_cli
 from central.matching.cli import rematch_command
 from central.monitoring.cli import status_command
 from central.payouts.cli import payouts_cli
+from central.payouts.sim_cli import momo_sim_command
 from central.plays.cli import playlog_command, plays_command
 from central.royalties.cli import royalty_cli
 from central.scan.cli import scan_cli
@@ -59,6 +60,7 @@ COMMANDS: list[click.Command] = [
     token_cli,  # zamio token create|list|revoke
     audit_command,  # zamio audit [--since T] [--actor A] [--action X] [--json]
     payouts_cli,  # zamio payouts method add|list, request, approve, reject, cancel, show, ...
+    momo_sim_command,  # zamio momo-sim --api-user UUID --api-key K --subscription-key K [...]
 ]
 
 
