@@ -204,10 +204,10 @@ def method_list(query: dict[str, Any]) -> dict[str, Any]:
 
 @blueprint.post("/methods")
 @policy((ADMIN, *PARTIES), scope="payouts:write")
+@idempotent
 @blueprint.input(MethodIn, arg_name="body")
 @blueprint.output(MethodOut, status_code=201)
 @blueprint.doc(responses=[400, 404])
-@idempotent
 def method_add(body: dict[str, Any]) -> dict[str, Any]:
     """Register where the party's money goes (replacing its active method: withdrawals open
     again after the cooling-off period). A MoMo number is checked with the provider."""
@@ -255,10 +255,10 @@ def withdrawal_list(query: dict[str, Any]) -> dict[str, Any]:
 
 @blueprint.post("/withdrawals")
 @policy((ADMIN, *PARTIES), scope="payouts:write")
+@idempotent
 @blueprint.input(WithdrawalIn, arg_name="body")
 @blueprint.output(WithdrawalOut, status_code=201)
 @blueprint.doc(responses=[400, 404, 409])
-@idempotent
 def withdrawal_request(body: dict[str, Any]) -> dict[str, Any]:
     """Ask for a withdrawal of at least ZAMIO_PAYOUTS_MINIMUM_MINOR and at most the available
     balance; the money is held at once. Send an Idempotency-Key to retry safely."""

@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -32,7 +31,7 @@ OTHER_PARTY = "artist:kofi:earnings"
 ARTIST, OTHER_ARTIST = "ama@artists.test", "kofi@artists.test"
 ADMINS = ("ops@zamio.test", "finance@zamio.test", "cfo@zamio.test")
 PASSWORD = "a long enough passphrase"
-API_USER = str(uuid.uuid4())
+API_USER = "6f0b7f8e-3c1d-4e2a-9b5f-2d8c4a1e7b90"  # a constant: conftest may be imported twice
 API_KEY = "sim-api-key-0123456789"
 SUBSCRIPTION_KEY = "sim-subscription-key-0123456789"
 SUCCESS_NUMBER = "0241234567"  # any number not ending in a test code: paid
@@ -70,7 +69,7 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def sim_process() -> Iterator[Sim]:
+def sim_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     """`zamio momo-sim` in its own process for the whole session."""
     port = free_port()
     command = [
@@ -79,7 +78,9 @@ def sim_process() -> Iterator[Sim]:
         "--success-delay-ms", "100", "--slow-delay-ms", "1000",
     ]  # fmt: skip
     env = {k: v for k, v in os.environ.items() if not k.startswith("ZAMIO_")}
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    log_path = tmp_path_factory.mktemp("momo-sim") / "sim.log"
+    log = log_path.open("wb")
+    process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -88,13 +89,14 @@ def sim_process() -> Iterator[Sim]:
             break
         except requests.ConnectionError:
             if process.poll() is not None:
-                raise RuntimeError(process.stdout.read().decode()) from None  # type: ignore[union-attr]
+                raise RuntimeError(log_path.read_text()) from None
             time.sleep(0.1)
     try:
         yield Sim(url)
     finally:
         process.terminate()
         process.wait(10)
+        log.close()
 
 
 @pytest.fixture

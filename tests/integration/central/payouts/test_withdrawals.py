@@ -84,15 +84,15 @@ def assert_verified(app: Flask) -> None:
 def test_paid_once_and_the_ledger_posts_the_hold(pay_app: Flask, people, sim: Sim) -> None:
     """Request holds the money; approval sends it; the provider's SUCCESSFUL posts the hold."""
     add_method(pay_app, people)
-    withdrawal_id = request(pay_app, people, 120_000)
-    assert money(pay_app) == (500_000, 380_000)  # held, not moved
+    withdrawal_id = request(pay_app, people, 90_000)
+    assert money(pay_app) == (500_000, 410_000)  # held, not moved
     assert approve(pay_app, people, withdrawal_id) == PAID
     paid = state(pay_app, withdrawal_id)
     assert paid.provider_state == "SUCCESSFUL" and paid.provider_id
-    assert money(pay_app) == (380_000, 380_000)
+    assert money(pay_app) == (410_000, 410_000)
     assert payout_transfers(pay_app, withdrawal_id) == ["pending", "posted_from_pending"]
     held = sim.transfers(reference=str(paid.reference))
-    assert held["transfers"][0]["posts"] == 1 and held["transfers"][0]["amount"] == "1200.00"
+    assert held["transfers"][0]["posts"] == 1 and held["transfers"][0]["amount"] == "900.00"
     assert_verified(pay_app)
 
 
