@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import pytest
 import requests
-from central.payouts.momo import MomoProvider
 from flask import Flask
 
 from central import create_app
@@ -24,6 +23,7 @@ from central.ledger import posting
 from central.ledger.accounts import account_spec, open_account
 from central.ledger.transfer import TransferRequest, credit, debit
 from central.payouts import jobs
+from central.payouts.momo import MomoProvider
 from tests.conftest import disposed
 
 PARTY = "artist:ama:earnings"
