@@ -19,6 +19,7 @@ from central.catalog.upload_job import sweep_uploads
 from central.ingest.retention import purge_expired_batches
 from central.matching.jobs import sweep_unmatched
 from central.matching.rematch import rematch_new_tracks
+from central.notifications.jobs import plays_digest, sweep_notifications, watch_health
 from central.plays.jobs import sweep_plays
 from central.queues import QUEUE_NAME
 from central.royalties.jobs import accrue_pending
@@ -31,6 +32,9 @@ REMATCH_NEW_TRACKS_S = 600  # a new track's past plays appear within this (plus 
 PURGE_EXPIRED_S = 3600
 ACCRUE_PENDING_S = 300  # a closed play whose accrue_royalty job was lost is accrued within this
 SWEEP_UPLOADS_S = 300  # an upload whose job was lost is enqueued within this of going stale
+SWEEP_NOTIFICATIONS_S = 30  # a retry, or mail held by quiet hours, goes within this of its time
+WATCH_HEALTH_S = 60  # an incident is told within this of reaching ZAMIO_NOTIFY_INCIDENT_MIN
+PLAYS_DIGEST_S = 3600  # yesterday's digest goes within this of its plays all closing
 TICK_S = 1.0  # how often InlineSchedule looks for a due job
 
 PERIODIC_JOBS: tuple[tuple[Callable[[], object], int], ...] = (
@@ -40,6 +44,9 @@ PERIODIC_JOBS: tuple[tuple[Callable[[], object], int], ...] = (
     (purge_expired_batches, PURGE_EXPIRED_S),
     (accrue_pending, ACCRUE_PENDING_S),
     (sweep_uploads, SWEEP_UPLOADS_S),
+    (sweep_notifications, SWEEP_NOTIFICATIONS_S),
+    (watch_health, WATCH_HEALTH_S),
+    (plays_digest, PLAYS_DIGEST_S),
 )
 
 
