@@ -73,6 +73,7 @@ def register(app: APIFlask) -> None:
         auth_views,
         earnings,
         me,
+        notifications,
         platform,
         plays,
         rights,
@@ -81,7 +82,8 @@ def register(app: APIFlask) -> None:
     )
 
     throttle.init_app(app)
-    for module in (auth_views, me, stations, plays, tracks, earnings, admin, platform, rights):
+    modules = (auth_views, me, stations, plays, tracks, earnings, admin, platform, rights)
+    for module in (*modules, notifications):
         app.register_blueprint(module.blueprint)
     app.before_request(_guard)
     app.after_request(_conditional)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import email
 import email.policy
+import http.server
 import socket
 import threading
 import time
@@ -18,6 +19,7 @@ from flask import Flask
 
 from central.auth import users
 from central.extensions import db
+from central.notifications import signing
 from tests.integration.central.rows import add_station
 
 PASSWORD = "a long enough passphrase"
@@ -104,13 +106,14 @@ def any_app(request: pytest.FixtureRequest) -> Flask:
 
 
 def add_people(app: Flask) -> dict[str, int]:
-    """Stations joy-fm and peace-fm and a user of each role; user ids by role."""
+    """Stations joy-fm and peace-fm and a user of each role (no password: none signs in);
+    user ids by role."""
     with app.app_context():
         add_station(db.session, "joy-fm")
         add_station(db.session, "peace-fm")
         found = {}
         for role, (address, role_name, stations, parties) in PEOPLE.items():
-            user = users.add_user(db.session, address, role_name, PASSWORD, stations, parties)
+            user = users.add_user(db.session, address, role_name, None, stations, parties)
             found[role] = user.id
         db.session.commit()
     return found
@@ -140,3 +143,59 @@ def wait_until(condition: Callable[[], bool], message: str) -> None:
         if time.monotonic() > deadline:
             pytest.fail(message)
         time.sleep(0.02)
+
+
+class Receiver:
+    """A webhook receiver on 127.0.0.1: checks each POST's signature with `secret`, answers
+    with the next of `statuses` (then 200), and keeps (headers, body, signature ok, status)."""
+
+    def __init__(self, statuses: list[int]) -> None:
+        self.secret = ""
+        self.statuses = list(statuses)
+        self.requests: list[dict] = []
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                header = self.headers.get(signing.SIGNATURE_HEADER, "")
+                verified = signing.verify(header, body, receiver.secret, int(time.time()))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                if not verified:
+                    status = 400
+                receiver.requests.append({"headers": dict(self.headers), "body": body,
+                                          "verified": verified, "status": status})  # fmt: skip
+                self.send_response(status)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/zamio"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def accepted(self) -> list[dict]:
+        """The requests answered with a 2xx."""
+        return [r for r in self.requests if 200 <= r["status"] < 300]
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def receiver() -> Iterator[Callable[[list[int]], Receiver]]:
+    """receiver(statuses): a webhook receiver answering those statuses first; stopped after."""
+    made: list[Receiver] = []
+
+    def make(statuses: list[int]) -> Receiver:
+        made.append(Receiver(statuses))
+        return made[-1]
+
+    yield make
+    for each in made:
+        each.stop()

@@ -12,6 +12,7 @@ from flask import Flask
 
 from central.auth import roles, tokens, users
 from central.extensions import db, utc_now
+from central.notifications.models import Notification, NotificationDelivery, WebhookEndpoint
 from central.royalties.models import RightsShare
 from tests.integration.central.auth.conftest import PEOPLE
 from tests.integration.central.rows import T0_MS, add_play, add_track
@@ -27,6 +28,26 @@ def _share(track_id: int, party: str) -> RightsShare:
         track_id=track_id, pool="master", work_code=f"T{track_id}", party=party,
         role="performer", share_bp=10_000,
     )  # fmt: skip
+
+
+def _notification_objects(user_id: int) -> dict[str, str]:
+    """A user's notification, an endpoint (the matrix may delete it), and a delivery to a
+    second endpoint (replayed: to a loopback address, so it fails without a request)."""
+    note = Notification(user_id=user_id, event="payout.paid", subject="paid", body="paid",
+                        data_json="{}")  # fmt: skip
+    first, second = (
+        WebhookEndpoint(user_id=user_id, url=f"https://127.0.0.1:9/{n}", events_json='["*"]',
+                        secret_salt="00" * 16, secret_hint="abcd", active=True)
+        for n in range(2)
+    )  # fmt: skip
+    db.session.add_all([note, first, second])
+    db.session.flush()
+    delivery = NotificationDelivery(notification_id=note.id, user_id=user_id, channel="webhook",
+                                    endpoint_id=second.id, state="sent", attempts=1)  # fmt: skip
+    db.session.add(delivery)
+    db.session.flush()
+    return {"notification": str(note.id), "webhook": str(first.id),
+            "webhook_delivery": str(delivery.id)}  # fmt: skip
 
 
 @pytest.fixture
@@ -46,12 +67,13 @@ def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]
         ])  # fmt: skip
         plays = [add_play(db.session, s, t, T0_MS + n) for n, (s, t) in
                  enumerate([(joy, a), (peace, c), (joy, b)])]  # fmt: skip
-        spare = {}
+        spare, mine = {}, {}
         for role, (email, *_rest) in PEOPLE.items():
             user = users.get_user(db.session, email)
             row, _ = tokens.create_token(db.session, user, "spare", None, timedelta(days=1),
                                          utc_now())  # fmt: skip
             spare[role] = str(row.id)
+            mine[role] = _notification_objects(user.id)
         db.session.commit()
         p1, p2, p3 = (str(p.id) for p in plays)
         ids = {"A": str(a.id), "B": str(b.id), "C": str(c.id)}
@@ -63,7 +85,11 @@ def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]
         "track": {"artist": (ids["A"], ids["C"]), "rights_holder": (ids["B"], ids["C"])}
         | {r: (ids["A"], None) for r in see_all},
         "token": {r: (spare[r], spare["admin" if r != "admin" else "station"]) for r in PEOPLE},
-    }
+    } | {
+        rule: {r: (mine[r][rule], mine["admin" if r != "admin" else "station"][rule])
+               for r in PEOPLE}
+        for rule in ("notification", "webhook", "webhook_delivery")
+    }  # fmt: skip
 
 
 def test_own_objects_answer_and_others_are_404(pg_app: Flask, people, objects, call) -> None:
