@@ -26,6 +26,8 @@ from central.ingest.cli import ingest_cli
 from central.ledger.cli import ledger_cli
 from central.matching.cli import rematch_command
 from central.monitoring.cli import status_command
+from central.notifications.cli import notify_cli
+from central.notifications.sms_sim import sms_sim_command
 from central.plays.cli import playlog_command, plays_command
 from central.royalties.cli import royalty_cli
 from central.scan.cli import scan_cli
@@ -57,6 +59,8 @@ COMMANDS: list[click.Command] = [
     user_cli,  # zamio user add|list|disable|enable|link|unlink|invite|outbox
     token_cli,  # zamio token create|list|revoke
     audit_command,  # zamio audit [--since T] [--actor A] [--action X] [--json]
+    notify_cli,  # zamio notify list|send-due|replay|digest|watch|webhooks
+    sms_sim_command,  # zamio sms-sim --port P --client-id ID --client-secret S
 ]
 
 

@@ -313,3 +313,31 @@ def send_due(session: Session, senders: Senders, now: datetime, chunk: int = 50)
         if not ids:
             return states
         states += deliver(session, senders, ids, now)
+
+
+def recent_deliveries(
+    session: Session,
+    limit: int,
+    state: str | None = None,
+    channel: str | None = None,
+    user_id: int | None = None,
+) -> list[dict[str, Any]]:
+    """The newest deliveries (of a state, channel or user, if given) as JSON, with the event
+    and the user's email."""
+    query = (
+        select(NotificationDelivery, Notification.event, User.email)
+        .join(Notification, Notification.id == NotificationDelivery.notification_id)
+        .join(User, User.id == NotificationDelivery.user_id)
+        .order_by(NotificationDelivery.id.desc())
+        .limit(limit)
+    )
+    if state is not None:
+        query = query.where(NotificationDelivery.state == state)
+    if channel is not None:
+        query = query.where(NotificationDelivery.channel == channel)
+    if user_id is not None:
+        query = query.where(NotificationDelivery.user_id == user_id)
+    return [
+        {**webhooks.delivery_record(row, event), "email": address}
+        for row, event, address in session.execute(query)
+    ]
