@@ -26,6 +26,8 @@ from central.ingest.cli import ingest_cli
 from central.ledger.cli import ledger_cli
 from central.matching.cli import rematch_command
 from central.monitoring.cli import status_command
+from central.notifications.cli import notify_cli
+from central.notifications.sms_sim import sms_sim_command
 from central.payouts.cli import payouts_cli
 from central.payouts.sim_cli import momo_sim_command
 from central.plays.cli import playlog_command, plays_command
@@ -61,6 +63,8 @@ COMMANDS: list[click.Command] = [
     audit_command,  # zamio audit [--since T] [--actor A] [--action X] [--json]
     payouts_cli,  # zamio payouts method add|list, request, approve, reject, cancel, show, ...
     momo_sim_command,  # zamio momo-sim --api-user UUID --api-key K --subscription-key K [...]
+    notify_cli,  # zamio notify list|send-due|replay|digest|watch|webhooks
+    sms_sim_command,  # zamio sms-sim --port P --client-id ID --client-secret S
 ]
 
 

@@ -73,6 +73,7 @@ def register(app: APIFlask) -> None:
         auth_views,
         earnings,
         me,
+        notifications,
         payouts,
         platform,
         plays,
@@ -82,9 +83,8 @@ def register(app: APIFlask) -> None:
     )
 
     throttle.init_app(app)
-    for module in (
-        auth_views, me, stations, plays, tracks, earnings, payouts, admin, platform, rights,
-    ):  # fmt: skip
+    modules = (auth_views, me, stations, plays, tracks, earnings, payouts, admin, platform, rights)
+    for module in (*modules, notifications):
         app.register_blueprint(module.blueprint)
     app.before_request(_guard)
     app.after_request(_conditional)

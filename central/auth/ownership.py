@@ -111,6 +111,33 @@ def _token(principal: Principal, view_args: dict[str, Any]) -> bool:
     return token is not None and token.user_id == principal.user_id
 
 
+@rule("notification")
+def _notification(principal: Principal, view_args: dict[str, Any]) -> bool:
+    """/notifications/<notification_id>/...: one of the caller's own (admins included)."""
+    from central.notifications.models import Notification
+
+    row = db.session.get(Notification, int(view_args["notification_id"]))
+    return row is not None and row.user_id == principal.user_id
+
+
+@rule("webhook")
+def _webhook(principal: Principal, view_args: dict[str, Any]) -> bool:
+    """/webhooks/<webhook_id>/...: one of the caller's own endpoints (admins included)."""
+    from central.notifications.models import WebhookEndpoint
+
+    row = db.session.get(WebhookEndpoint, int(view_args["webhook_id"]))
+    return row is not None and row.user_id == principal.user_id
+
+
+@rule("webhook_delivery")
+def _webhook_delivery(principal: Principal, view_args: dict[str, Any]) -> bool:
+    """/webhook-deliveries/<delivery_id>/...: a delivery to one of the caller's endpoints."""
+    from central.notifications.models import NotificationDelivery
+
+    row = db.session.get(NotificationDelivery, int(view_args["delivery_id"]))
+    return row is not None and row.channel == "webhook" and row.user_id == principal.user_id
+
+
 def parties_asked(principal: Principal, party: str | None) -> frozenset[str] | None:
     """The parties a request for `party` (None: all of the caller's) may see: None for every
     party; NotFound for a party that is not the caller's."""
