@@ -84,6 +84,32 @@ class Settings:
     payouts_minimum_minor: int = 1000  # the smallest withdrawal (GHS 10.00)
     payouts_four_eyes_minor: int = 100_000  # from this amount (GHS 1,000.00) two admins approve
     payouts_cooling_off_hours: int = 24  # a new or changed payout method is used after this
+    # Notifications (central/notifications/): mail by SMTP at smtp_url (`smtp://` plain, e.g. a
+    # local relay; `smtp+starttls://` STARTTLS required; `smtps://` TLS from the start; user and
+    # password in the URL); unset: notification mail is not sent (the inbox has it) and the
+    # outbox of invites and resets waits for `zamio user outbox`.
+    smtp_url: str | None = None
+    mail_from: str = "ZamIO <zamio@localhost>"  # the From of every mail
+    smtp_timeout_s: int = 30  # one SMTP conversation step, at most
+    # SMS through Hubtel's SMS API (or `zamio sms-sim`) at sms_url; unset: no SMS is sent.
+    sms_url: str | None = None
+    sms_client_id: str | None = None
+    sms_client_secret: str | None = dataclasses.field(default=None, repr=False)
+    sms_from: str = "ZamIO"  # the sender id people see (at most 11 letters and digits)
+    sms_timeout_s: int = 15
+    # Webhooks: one POST, at most this long; http:// and private, loopback or link-local
+    # addresses only when allowed (a developer's receiver on 127.0.0.1), else https to public ones
+    webhook_timeout_s: int = 10
+    webhook_allow_private: bool = False
+    # Limits per user and channel, per rolling hour: more is dropped with its reason (the inbox
+    # keeps every notification); webhooks are not limited (an integrator's system wants all).
+    notify_email_per_hour_max: int = 30
+    notify_sms_per_hour_max: int = 5
+    # A failed delivery is retried after retry_base_s, doubling, until attempts_max, then dead.
+    notify_retry_base_s: int = 30
+    notify_attempts_max: int = 8
+    # Device offline, stream down or dead air: notified once an incident is this old.
+    notify_incident_min: int = 10
     # Station funding (central/funding/): a postpaid station's invoice is due this many days
     # after the last day of its month
     funding_invoice_due_days: int = 30
@@ -145,11 +171,14 @@ def validate(settings: Settings) -> list[str]:
         problems.append(f"ZAMIO_SECRET_KEY: use at least {SECRET_KEY_CHARS_MIN} random characters")
     problems += _check_rate_limits(settings)
     problems.append(_check_momo(settings))
+    problems += _check_notifications(settings)
     problems.append(_check_funding(settings))
     if settings.trusted_proxies > TRUSTED_PROXIES_MAX:
         problems.append(f"ZAMIO_TRUSTED_PROXIES: at most {TRUSTED_PROXIES_MAX}")
     names = ("plays_close_wait_s", "batch_retention_days")
     names += ("ingest_resend_interval_s", "ingest_resend_tries_max", "upload_bytes_max")
+    names += ("smtp_timeout_s", "sms_timeout_s", "webhook_timeout_s", "notify_retry_base_s")
+    names += ("notify_attempts_max", "notify_incident_min")
     for name in (*names, "session_hours", "momo_timeout_s", "payouts_minimum_minor"):
         if getattr(settings, name) < 1:
             problems.append(f"ZAMIO_{name.upper()}: must be at least 1")
@@ -318,3 +347,37 @@ def _check_momo(settings: Settings) -> str:
     if missing:
         return f"ZAMIO_MOMO_URL is set: set {', '.join(missing)} too"
     return ""
+
+
+SMTP_SCHEMES = ("smtp", "smtp+starttls", "smtps")
+SMS_FROM = re.compile(r"[A-Za-z0-9]{1,11}")
+
+
+def _check_notifications(settings: Settings) -> list[str]:
+    """Why the mail, SMS or webhook settings cannot work (unset URLs: that channel is off)."""
+    problems = []
+    if settings.smtp_url is not None:
+        parts = urlsplit(settings.smtp_url)
+        if parts.scheme not in SMTP_SCHEMES or not parts.hostname:
+            problems.append(
+                f"ZAMIO_SMTP_URL: expected {', '.join(s + '://' for s in SMTP_SCHEMES)}HOST[:PORT]"
+                f" (user and password in the URL), got {redact_url(settings.smtp_url)}"
+            )
+    if "@" not in settings.mail_from:
+        problems.append("ZAMIO_MAIL_FROM: an address, e.g. 'ZamIO <zamio@example.com>'")
+    if settings.sms_url is not None:
+        parts = urlsplit(settings.sms_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            problems.append(
+                f"ZAMIO_SMS_URL: expected an http(s) URL, got {redact_url(settings.sms_url)}"
+            )
+        missing = [
+            f"ZAMIO_{name.upper()}"
+            for name in ("sms_client_id", "sms_client_secret")
+            if getattr(settings, name) is None
+        ]
+        if missing:
+            problems.append(f"ZAMIO_SMS_URL is set: set {', '.join(missing)} too")
+    if not SMS_FROM.fullmatch(settings.sms_from):
+        problems.append("ZAMIO_SMS_FROM: 1 to 11 letters and digits (the sender id)")
+    return problems

@@ -22,6 +22,7 @@ from central.config import redact_url
 from central.extensions import db
 from central.ingest.retention import purge_expired
 from central.matching.jobs import current_index
+from central.notifications.dispatch import NOTIFY_QUEUE
 from central.schedule import register_jobs
 
 logger = logging.getLogger(__name__)
@@ -31,28 +32,47 @@ BACKOFF_S_MAX = 30.0
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+QUEUE_CHOICES = {
+    "all": (queues.QUEUE_NAME, NOTIFY_QUEUE),
+    "pipeline": (queues.QUEUE_NAME,),
+    "notify": (NOTIFY_QUEUE,),
+}
+
+
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Exit when the queue is empty.")
+@click.option(
+    "--queue",
+    "which",
+    type=click.Choice(sorted(QUEUE_CHOICES)),
+    default="all",
+    show_default=True,
+    help="pipeline: matching, plays, royalties; notify: sending mail, SMS and webhooks (run "
+    "one such worker so a slow mail server holds up no pipeline job); all: both, pipeline first.",
+)
 @with_appcontext
-def worker_command(burst: bool) -> None:
-    """Run pipeline jobs (match_batch, update_plays, accrue_royalty, rematch_batch) until
-    SIGTERM; run several for throughput. Retries of failed jobs are enqueued when due by one
-    of the workers (RQ's scheduler, in a child process)."""
+def worker_command(burst: bool, which: str) -> None:
+    """Run pipeline jobs (match_batch, update_plays, accrue_royalty, rematch_batch) and the
+    notifications' sending jobs until SIGTERM; run several for throughput. Retries of failed
+    jobs are enqueued when due by one of the workers (RQ's scheduler, in a child process)."""
     schema.require_current_for_command(db.engine)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     app = current_app._get_current_object()
     redis_url = _require_redis(app.config["ZAMIO"].redis_url, "worker")
     connection = queues.redis_connection(redis_url)
     queue = queues.pipeline_queue(connection)
+    taken = [Queue(name, connection=connection) for name in QUEUE_CHOICES[which]]
     worker.use_app(app, queue)
-    current_index(db.session)  # loaded now, not by the first job
+    if queues.QUEUE_NAME in QUEUE_CHOICES[which]:
+        current_index(db.session)  # loaded now, not by the first job
     db.session.remove()
     outage = RedisOutage("worker", redis_url)
     while True:
         try:
-            queues.reclaim_abandoned(queue)
+            for each in taken:
+                queues.reclaim_abandoned(each)
             outage.over()
-            rq_worker = _work(queue, burst)
+            rq_worker = _work(taken, burst)
         except queues.REDIS_DOWN as error:
             if burst:
                 raise  # a one-shot run: the CLI says it in one line and exits 1
@@ -65,13 +85,13 @@ def worker_command(burst: bool) -> None:
             return
 
 
-def _work(queue: Queue, burst: bool) -> SimpleWorker:
-    """Run an RQ worker on `queue` until it stops; the worker."""
+def _work(taken: list[Queue], burst: bool) -> SimpleWorker:
+    """Run an RQ worker on the queues (in order of priority) until it stops; the worker."""
     # Jobs run in this process, not in a fork per job: the index (hundreds of MB for a large
     # catalogue) is built once and kept, where a forked job would lose it on exit.
     rq_worker = SimpleWorker(
-        [queue],
-        connection=queue.connection,
+        taken,
+        connection=taken[0].connection,
         exception_handlers=[queues.give_up_unless_transient],
     )
     rq_worker.work(burst=burst, with_scheduler=True)

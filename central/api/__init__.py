@@ -74,6 +74,8 @@ def register(app: APIFlask) -> None:
         earnings,
         funding,
         me,
+        notifications,
+        payouts,
         platform,
         plays,
         rights,
@@ -82,8 +84,8 @@ def register(app: APIFlask) -> None:
     )
 
     throttle.init_app(app)
-    modules = (auth_views, me, stations, plays, tracks, earnings, admin, platform, rights, funding)
-    for module in modules:
+    modules = (auth_views, me, stations, plays, tracks, earnings, payouts, admin, platform, rights)
+    for module in (*modules, notifications, funding):
         app.register_blueprint(module.blueprint)
     app.before_request(_guard)
     app.after_request(_conditional)

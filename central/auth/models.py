@@ -119,8 +119,9 @@ class OneTimeToken(db.Model):
 
 
 class OutboxMessage(db.Model):
-    """Mail waiting to go (or gone): the embedded outbox `zamio user outbox` shows until a
-    mailer sends it."""
+    """Mail waiting to go (or gone): the embedded outbox `zamio user outbox` shows; with
+    ZAMIO_SMTP_URL set, the notifications' mailer sends it after the commit that added it
+    (central/notifications/outbox.py), retrying failures."""
 
     __tablename__ = "outbox_message"
 
@@ -130,6 +131,9 @@ class OutboxMessage(db.Model):
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utc_now)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(500))
 
 
 class AuditEvent(db.Model):

@@ -102,6 +102,17 @@ def _invoice(principal: Principal, view_args: dict[str, Any]) -> bool:
     return invoice is not None and invoice.station_id in principal.station_ids
 
 
+@rule("withdrawal")
+def _withdrawal(principal: Principal, view_args: dict[str, Any]) -> bool:
+    """/payouts/withdrawals/<withdrawal_id>: a withdrawal of one of the caller's parties."""
+    from central.payouts.models import Withdrawal
+
+    withdrawal = db.session.get(Withdrawal, int(view_args["withdrawal_id"]))
+    if withdrawal is None or principal.station_ids is not None:
+        return False
+    return principal.parties is None or withdrawal.party in principal.parties
+
+
 @rule("token")
 def _token(principal: Principal, view_args: dict[str, Any]) -> bool:
     """/tokens/<token_id>: the caller's own token (nobody else's, admins included)."""
@@ -109,6 +120,33 @@ def _token(principal: Principal, view_args: dict[str, Any]) -> bool:
 
     token = db.session.get(ApiToken, int(view_args["token_id"]))
     return token is not None and token.user_id == principal.user_id
+
+
+@rule("notification")
+def _notification(principal: Principal, view_args: dict[str, Any]) -> bool:
+    """/notifications/<notification_id>/...: one of the caller's own (admins included)."""
+    from central.notifications.models import Notification
+
+    row = db.session.get(Notification, int(view_args["notification_id"]))
+    return row is not None and row.user_id == principal.user_id
+
+
+@rule("webhook")
+def _webhook(principal: Principal, view_args: dict[str, Any]) -> bool:
+    """/webhooks/<webhook_id>/...: one of the caller's own endpoints (admins included)."""
+    from central.notifications.models import WebhookEndpoint
+
+    row = db.session.get(WebhookEndpoint, int(view_args["webhook_id"]))
+    return row is not None and row.user_id == principal.user_id
+
+
+@rule("webhook_delivery")
+def _webhook_delivery(principal: Principal, view_args: dict[str, Any]) -> bool:
+    """/webhook-deliveries/<delivery_id>/...: a delivery to one of the caller's endpoints."""
+    from central.notifications.models import NotificationDelivery
+
+    row = db.session.get(NotificationDelivery, int(view_args["delivery_id"]))
+    return row is not None and row.channel == "webhook" and row.user_id == principal.user_id
 
 
 def parties_asked(principal: Principal, party: str | None) -> frozenset[str] | None:

@@ -185,6 +185,12 @@ def load_facts(session: Session, queue: Queue, now: datetime) -> Facts:
     )
 
 
+def source_events(session: Session) -> list[SourceEvents]:
+    """Each active device's sources with the time of their latest stream and dead-air events
+    (what the overview judges streams by; notifications' health watch too)."""
+    return _sources(session, select(Device.id).where(Device.active.is_(True)))
+
+
 def _sources(session: Session, active: Any) -> list[SourceEvents]:
     """Each active device's sources with the time of their latest stream and dead-air events,
     among the device's newest EVENTS_SCANNED such events."""

@@ -14,6 +14,7 @@ from central.auth import roles, tokens, users
 from central.extensions import db, utc_now
 from central.funding.invoices import issue_invoice
 from central.ledger.accounts import account_spec, open_account
+from central.notifications.models import Notification, NotificationDelivery, WebhookEndpoint
 from central.royalties.models import RightsShare
 from tests.integration.central.auth.conftest import PEOPLE
 from tests.integration.central.rows import T0_MS, add_play, add_track
@@ -29,6 +30,42 @@ def _share(track_id: int, party: str) -> RightsShare:
         track_id=track_id, pool="master", work_code=f"T{track_id}", party=party,
         role="performer", share_bp=10_000,
     )  # fmt: skip
+
+
+def _withdrawal(party: str) -> str:
+    """A withdrawal of GHS 20 asked for by `party` (with earnings and a MoMo number)."""
+    from central.ledger import posting
+    from central.ledger.accounts import account_spec, open_account
+    from central.ledger.transfer import TransferRequest, credit, debit
+    from central.payouts import methods, withdrawals
+
+    actor = withdrawals.Actor("test", "api", None)
+    open_account(db.session, account_spec("settlement:bank", "settlement"))
+    open_account(db.session, account_spec(party, "artist_earnings"))
+    legs = (debit("settlement:bank", 10_000), credit(party, 10_000))
+    posting.post_transfer(db.session, TransferRequest(f"test:{party}", "royalty", legs))
+    methods.add_momo(db.session, actor, party, "0241234567", "mtn", None, 24)
+    return str(withdrawals.request(db.session, actor, party, 2_000, 1_000, 10**9).id)
+
+
+def _notification_objects(user_id: int) -> dict[str, str]:
+    """A user's notification, an endpoint (the matrix may delete it), and a delivery to a
+    second endpoint (replayed: to a loopback address, so it fails without a request)."""
+    note = Notification(user_id=user_id, event="payout.paid", subject="paid", body="paid",
+                        data_json="{}")  # fmt: skip
+    first, second = (
+        WebhookEndpoint(user_id=user_id, url=f"https://127.0.0.1:9/{n}", events_json='["*"]',
+                        secret_salt="00" * 16, secret_hint="abcd", active=True)
+        for n in range(2)
+    )  # fmt: skip
+    db.session.add_all([note, first, second])
+    db.session.flush()
+    delivery = NotificationDelivery(notification_id=note.id, user_id=user_id, channel="webhook",
+                                    endpoint_id=second.id, state="sent", attempts=1)  # fmt: skip
+    db.session.add(delivery)
+    db.session.flush()
+    return {"notification": str(note.id), "webhook": str(first.id),
+            "webhook_delivery": str(delivery.id)}  # fmt: skip
 
 
 @pytest.fixture
@@ -49,12 +86,15 @@ def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]
         ])  # fmt: skip
         plays = [add_play(db.session, s, t, T0_MS + n) for n, (s, t) in
                  enumerate([(joy, a), (peace, c), (joy, b)])]  # fmt: skip
-        spare = {}
+        spare, mine = {}, {}
         for role, (email, *_rest) in PEOPLE.items():
             user = users.get_user(db.session, email)
             row, _ = tokens.create_token(db.session, user, "spare", None, timedelta(days=1),
                                          utc_now())  # fmt: skip
             spare[role] = str(row.id)
+            mine[role] = _notification_objects(user.id)
+        earners = ("artist:ama:earnings", "label:adomi:earnings", "artist:someone-else:earnings")
+        w1, w2, w3 = (_withdrawal(party) for party in earners)
         for code in ("joy-fm", "peace-fm"):  # postpaid wallets, each invoiced for a past month
             open_account(db.session, account_spec(f"station:{code}:wallet", "station_wallet",
                                                   unbounded=True))  # fmt: skip
@@ -72,7 +112,13 @@ def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]
         "token": {r: (spare[r], spare["admin" if r != "admin" else "station"]) for r in PEOPLE},
         "invoice": {"station": ("ZIO-2025-11-joy-fm", "ZIO-2025-11-peace-fm")}
         | {r: ("ZIO-2025-11-joy-fm", None) for r in see_all},
-    }
+        "withdrawal": {"artist": (w1, w3), "rights_holder": (w2, w3)}
+        | {r: (w1, None) for r in see_all},
+    } | {
+        rule: {r: (mine[r][rule], mine["admin" if r != "admin" else "station"][rule])
+               for r in PEOPLE}
+        for rule in ("notification", "webhook", "webhook_delivery")
+    }  # fmt: skip
 
 
 def test_own_objects_answer_and_others_are_404(pg_app: Flask, people, objects, call) -> None:

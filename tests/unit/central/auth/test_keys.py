@@ -39,8 +39,10 @@ def test_tokens_have_a_prefix_a_key_id_and_a_digest() -> None:
 
 def test_roles_bound_scopes() -> None:
     """Default scopes are the role's read scopes; a scope beyond the role is named."""
-    assert roles.default_scopes("artist") == {"catalog:read", "plays:read", "ledger:read"}
-    assert roles.default_scopes("station") == {"stations:read", "plays:read"}
+    assert roles.default_scopes("artist") == {
+        "catalog:read", "plays:read", "ledger:read", "notifications:read"
+    }  # fmt: skip
+    assert roles.default_scopes("station") == {"stations:read", "plays:read", "notifications:read"}
     assert "admin" in roles.allowed_scopes("admin")
     assert roles.check_scopes("artist", ["admin"]) == ["scope 'admin': not for the role artist"]
     assert roles.check_scopes("station", ["nope"])[0].startswith("scope 'nope': unknown")
