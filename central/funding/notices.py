@@ -10,11 +10,12 @@ from sqlalchemy.orm import Session
 
 from central.funding.models import Invoice, TopUp
 from central.ledger.money import format_minor
+from central.notifications import notify
+from central.notifications.recipients import station_users
 from central.stations.models import Station
 
 TOPUP_EVENT = "funding.topup"
 INVOICE_EVENT = "funding.invoice"
-_NOTIFICATIONS = ("central.notifications", "central.notifications.recipients")
 
 
 def topup_recorded(
@@ -61,14 +62,6 @@ def _tell(
     session: Session, event: str, station: Station, subject: str, body: str, *,
     data: dict[str, Any], dedupe_key: str, link: str,
 ) -> None:  # fmt: skip
-    """notify() the station's users. Until central.notifications is merged (it is built on
-    another branch), its absence alone makes this do nothing: remove that fallback at merge."""
-    try:
-        from central.notifications import notify  # type: ignore[import-not-found]
-        from central.notifications.recipients import station_users  # type: ignore[import-not-found]
-    except ModuleNotFoundError as error:
-        if error.name not in _NOTIFICATIONS:
-            raise
-        return
+    """notify() the station's active staff, in the caller's transaction."""
     users = station_users(session, station.id)
     notify(session, event, users, subject, body, data=data, dedupe_key=dedupe_key, link=link)

@@ -16,9 +16,9 @@ def test_scheduler_enqueues_every_periodic_job_on_the_pipeline_queue(
     redis_connection: redis.Redis,
 ) -> None:
     """The sweeps of plays and of unmatched batches, rematch of new tracks, purge, the royalty
-    sweep, the sweep of lost uploads, the notifications' sweep, health watch and digest, and
-    last month's invoices are all due at start, on the workers' queue, and importable by name
-    (a worker must find them)."""
+    sweep, the sweep of lost uploads, the notifications' sweep, health watch and digest, the
+    payouts' sweep and reconciliation, and last month's invoices are all due at start, on the
+    workers' queue, and importable by name (a worker must find them)."""
     scheduler = CronScheduler(connection=redis_connection)
     register_jobs(scheduler)
     scheduler.enqueue_jobs()
@@ -33,6 +33,8 @@ def test_scheduler_enqueues_every_periodic_job_on_the_pipeline_queue(
         "central.notifications.jobs.plays_digest",
         "central.notifications.jobs.sweep_notifications",
         "central.notifications.jobs.watch_health",
+        "central.payouts.jobs.reconcile_payouts",
+        "central.payouts.jobs.sweep_payouts",
         "central.plays.jobs.sweep_plays",
         "central.royalties.jobs.accrue_pending",
     ]
