@@ -226,7 +226,9 @@ def report(
     rows: list[list[object]] = [
         ["transfers (orders)", len(results)],
         ["paid / failed (refund)", f"{states['SUCCESSFUL']:,} / {states['FAILED']:,}"],
-        [f"faults injected ({rate:.0%} rate)", sum(faults.values())],
+        ["transfer POSTs / status GETs",
+         f"{stats.get('transfer_posts', 0):,} / {stats.get('status_gets', 0):,}"],
+        [f"faults injected ({rate:.0%} of each)", sum(faults.values())],
         ["  500 before storing / stored then 500 / held past timeout",
          f"{faults.get('fail', 0):,} / {faults.get('accept_then_500', 0):,}"
          f" / {faults.get('timeout', 0):,}"],
