@@ -90,6 +90,7 @@ def _register_models() -> None:
     from central.ledger import models as ledger_models  # noqa: F401
     from central.matching import models as matching_models  # noqa: F401
     from central.monitoring import models as monitoring_models  # noqa: F401
+    from central.payouts import models as payout_models  # noqa: F401
     from central.plays import models as play_models  # noqa: F401
     from central.royalties import models as royalty_models  # noqa: F401
     from central.royalties import rollup  # noqa: F401  (also the ledger's rollup hook)

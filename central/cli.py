@@ -26,6 +26,7 @@ from central.ingest.cli import ingest_cli
 from central.ledger.cli import ledger_cli
 from central.matching.cli import rematch_command
 from central.monitoring.cli import status_command
+from central.payouts.cli import payouts_cli
 from central.payouts.sim_cli import momo_sim_command
 from central.plays.cli import playlog_command, plays_command
 from central.royalties.cli import royalty_cli
@@ -58,6 +59,7 @@ COMMANDS: list[click.Command] = [
     user_cli,  # zamio user add|list|disable|enable|link|unlink|invite|outbox
     token_cli,  # zamio token create|list|revoke
     audit_command,  # zamio audit [--since T] [--actor A] [--action X] [--json]
+    payouts_cli,  # zamio payouts method add|list, request, approve, reject, cancel, show, ...
     momo_sim_command,  # zamio momo-sim --api-user UUID --api-key K --subscription-key K [...]
 ]
 

@@ -19,6 +19,12 @@ from central.catalog.upload_job import sweep_uploads
 from central.ingest.retention import purge_expired_batches
 from central.matching.jobs import sweep_unmatched
 from central.matching.rematch import rematch_new_tracks
+from central.payouts.jobs import (
+    RECONCILE_PAYOUTS_S,
+    SWEEP_PAYOUTS_S,
+    reconcile_payouts,
+    sweep_payouts,
+)
 from central.plays.jobs import sweep_plays
 from central.queues import QUEUE_NAME
 from central.royalties.jobs import accrue_pending
@@ -40,6 +46,8 @@ PERIODIC_JOBS: tuple[tuple[Callable[[], object], int], ...] = (
     (purge_expired_batches, PURGE_EXPIRED_S),
     (accrue_pending, ACCRUE_PENDING_S),
     (sweep_uploads, SWEEP_UPLOADS_S),
+    (sweep_payouts, SWEEP_PAYOUTS_S),  # a withdrawal whose job was lost moves on within this
+    (reconcile_payouts, RECONCILE_PAYOUTS_S),
 )
 
 

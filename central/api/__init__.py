@@ -73,6 +73,7 @@ def register(app: APIFlask) -> None:
         auth_views,
         earnings,
         me,
+        payouts,
         platform,
         plays,
         rights,
@@ -81,7 +82,9 @@ def register(app: APIFlask) -> None:
     )
 
     throttle.init_app(app)
-    for module in (auth_views, me, stations, plays, tracks, earnings, admin, platform, rights):
+    for module in (
+        auth_views, me, stations, plays, tracks, earnings, payouts, admin, platform, rights,
+    ):  # fmt: skip
         app.register_blueprint(module.blueprint)
     app.before_request(_guard)
     app.after_request(_conditional)

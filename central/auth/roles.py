@@ -22,6 +22,7 @@ SCOPES = {
     "ledger:read": "earnings: balances, statements, breakdowns",
     "stations:read": "stations, devices and their health",
     "audit:read": "the audit log and exports",
+    "payouts:write": "payout methods and withdrawals of your parties' earnings",
     "tokens:write": "create and revoke your own API tokens",
     "admin": "everything an admin does: users, stations, rate cards, shares, reviews",
 }
@@ -35,9 +36,11 @@ _ALLOWED = {
     STATION: frozenset({"stations:read", "plays:read", "tokens:write"}),
     ARTIST: frozenset(
         {"catalog:read", "catalog:write", "plays:read", "ledger:read", "tokens:write"}
+        | {"payouts:write"}
     ),
     RIGHTS_HOLDER: frozenset(
         {"catalog:read", "catalog:write", "plays:read", "ledger:read", "tokens:write"}
+        | {"payouts:write"}
     ),
 }
 

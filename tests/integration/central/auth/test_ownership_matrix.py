@@ -29,6 +29,22 @@ def _share(track_id: int, party: str) -> RightsShare:
     )  # fmt: skip
 
 
+def _withdrawal(party: str) -> str:
+    """A withdrawal of GHS 20 asked for by `party` (with earnings and a MoMo number)."""
+    from central.ledger import posting
+    from central.ledger.accounts import account_spec, open_account
+    from central.ledger.transfer import TransferRequest, credit, debit
+    from central.payouts import methods, withdrawals
+
+    actor = withdrawals.Actor("test", "api", None)
+    open_account(db.session, account_spec("settlement:bank", "settlement"))
+    open_account(db.session, account_spec(party, "artist_earnings"))
+    legs = (debit("settlement:bank", 10_000), credit(party, 10_000))
+    posting.post_transfer(db.session, TransferRequest(f"test:{party}", "royalty", legs))
+    methods.add_momo(db.session, actor, party, "0241234567", "mtn", None, 24)
+    return str(withdrawals.request(db.session, actor, party, 2_000, 1_000, 10**9).id)
+
+
 @pytest.fixture
 def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]]]:
     """(own, other) object id per ownership rule and role: track A is the artist's, B the
@@ -52,6 +68,8 @@ def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]
             row, _ = tokens.create_token(db.session, user, "spare", None, timedelta(days=1),
                                          utc_now())  # fmt: skip
             spare[role] = str(row.id)
+        earners = ("artist:ama:earnings", "label:adomi:earnings", "artist:someone-else:earnings")
+        w1, w2, w3 = (_withdrawal(party) for party in earners)
         db.session.commit()
         p1, p2, p3 = (str(p.id) for p in plays)
         ids = {"A": str(a.id), "B": str(b.id), "C": str(c.id)}
@@ -63,6 +81,8 @@ def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]
         "track": {"artist": (ids["A"], ids["C"]), "rights_holder": (ids["B"], ids["C"])}
         | {r: (ids["A"], None) for r in see_all},
         "token": {r: (spare[r], spare["admin" if r != "admin" else "station"]) for r in PEOPLE},
+        "withdrawal": {"artist": (w1, w3), "rights_holder": (w2, w3)}
+        | {r: (w1, None) for r in see_all},
     }
 
 
