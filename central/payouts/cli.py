@@ -84,8 +84,8 @@ def method_cli() -> None:
 @click.option("--party", help="The party (default: the user's only one).")
 @with_appcontext
 def method_add(
-    email: str, msisdn: str | None, network: str | None, bank: str | None, account_number: str | None,
-    account_name: str, party: str | None,
+    email: str, msisdn: str | None, network: str | None, bank: str | None,
+    account_number: str | None, account_name: str, party: str | None,
 ) -> None:  # fmt: skip
     """Register EMAIL's payout method (replacing the active one, which starts a cooling-off)."""
     with _payout_errors():
