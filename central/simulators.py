@@ -6,6 +6,7 @@ thousands of requests; the headers carry keys that must never reach a log anyway
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -65,3 +66,10 @@ def serve_in_thread(app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> tup
         thread.join(STOP_WAIT_S_MAX)
 
     return server_url(server), stop
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nothing listens on right now (for a client that must find nobody there)."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+        probe.bind((host, 0))
+        return probe.getsockname()[1]

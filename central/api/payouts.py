@@ -43,7 +43,10 @@ class MethodIn(Strict):
     party = fields.String(validate=validators.Length(1, 128), metadata=PARTY_FIELD)
     kind = fields.String(load_default=MOMO, validate=validators.OneOf(METHOD_KINDS))
     msisdn = fields.String(validate=validators.Length(1, 32))
-    network = fields.String(load_default="mtn", validate=validators.Length(1, 32))
+    network = fields.String(
+        validate=validators.OneOf(MOMO_NETWORKS),
+        metadata={"description": "default: the network of the number's prefix"},
+    )
     bank = fields.String(validate=validators.Length(1, 32))
     account_number = fields.String(validate=validators.Length(1, 40))
     account_name = fields.String(load_default="", validate=validators.Length(0, 120))
@@ -216,11 +219,12 @@ def method_add(body: dict[str, Any]) -> dict[str, Any]:
     actor = actor_of(principal, "api")
     try:
         if body["kind"] == MOMO:
-            if not body.get("msisdn") or body["network"] not in MOMO_NETWORKS:
-                raise BadRequest(f"momo needs msisdn and network ({', '.join(MOMO_NETWORKS)})")
+            if not body.get("msisdn"):
+                raise BadRequest("momo needs msisdn")
             method = actions.add_momo_method(
-                current_app, actor, party, body["msisdn"], body["network"], body["account_name"]
-            )
+                current_app, actor, party, body["msisdn"], body.get("network"),
+                body["account_name"],
+            )  # fmt: skip
         else:
             if not body.get("bank") or not body.get("account_number"):
                 raise BadRequest("bank needs bank and account_number")

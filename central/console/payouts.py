@@ -73,7 +73,7 @@ def method_add() -> ResponseReturnValue:
     try:
         actions.add_momo_method(
             current_app, actor_of(current_principal(), VIA), party,
-            request.form.get("msisdn", ""), request.form.get("network", "mtn"),
+            request.form.get("msisdn", ""), request.form.get("network") or None,
             request.form.get("account_name", ""),
         )  # fmt: skip
     except PayoutError as error:

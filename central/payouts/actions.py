@@ -15,7 +15,7 @@ from central.payouts.withdrawals import Actor
 
 
 def add_momo_method(
-    app: Flask, actor: Actor, party: str, msisdn: str, network: str, account_name: str = ""
+    app: Flask, actor: Actor, party: str, msisdn: str, network: str | None, account_name: str = ""
 ) -> PayoutMethod:
     """Register a mobile-money number for `party`, checked with the provider when one is set."""
     settings = app.config["ZAMIO"]

@@ -75,15 +75,17 @@ def method_cli() -> None:
 @method_cli.command("add")
 @click.argument("email")
 @click.option("--msisdn", help="A mobile-money number (0241234567 or 233241234567).")
-@click.option("--network", type=click.Choice(MOMO_NETWORKS), default="mtn", show_default=True)
+@click.option(
+    "--network", type=click.Choice(MOMO_NETWORKS), help="Default: the one of the number's prefix."
+)
 @click.option("--bank", help="A bank's name, for a bank account instead of mobile money.")
 @click.option("--account-number", help="The bank account's number (with --bank).")
 @click.option("--name", "account_name", default="", help="The account holder's name.")
 @click.option("--party", help="The party (default: the user's only one).")
 @with_appcontext
 def method_add(
-    email: str, msisdn: str | None, network: str, bank: str | None, account_number: str | None,
-    account_name: str, party: str | None,
+    email: str, msisdn: str | None, network: str | None, bank: str | None,
+    account_number: str | None, account_name: str, party: str | None,
 ) -> None:  # fmt: skip
     """Register EMAIL's payout method (replacing the active one, which starts a cooling-off)."""
     with _payout_errors():

@@ -16,7 +16,7 @@ from central.payouts.models import BANK, MOMO, PayoutMethod
 from central.payouts.provider import Provider, ProviderError
 from central.payouts.withdrawals import Actor, active_method, method_record
 
-MOMO_NETWORKS = ("mtn", "vodafone", "airteltigo")
+MOMO_NETWORKS = ("mtn", "telecel", "airteltigo")  # Telecel: Vodafone Ghana since 2024
 ACCOUNT_NAME_CHARS_MAX = 120
 
 
@@ -25,22 +25,24 @@ def add_momo(
     actor: Actor,
     party: str,
     msisdn: str,
-    network: str,
+    network: str | None,
     provider: Provider | None,
     cooling_off_hours: int,
     account_name: str = "",
 ) -> PayoutMethod:
     """Register a mobile-money number as `party`'s method (replacing the active one). The
     provider checks that the account is active; an account it says is inactive is refused, and
-    one it cannot check now is checked before the first payout."""
-    from central.payouts.msisdn import normalize_msisdn
+    one it cannot check now is checked before the first payout. Without `network`, the one
+    the number's prefix was issued to."""
+    from central.payouts.msisdn import network_of, normalize_msisdn
 
-    if network not in MOMO_NETWORKS:
-        raise MethodError(f"network {network!r}: one of {', '.join(MOMO_NETWORKS)}")
     try:
         number = normalize_msisdn(msisdn)
     except (ValueError, PayoutError) as error:
         raise MethodError(str(error)) from None
+    network = network or network_of(number)
+    if network not in MOMO_NETWORKS:
+        raise MethodError(f"network {network!r}: say which, one of {', '.join(MOMO_NETWORKS)}")
     checked_at = None
     if provider is not None:
         try:

@@ -34,8 +34,9 @@ lose_callback_rate drops it, duplicate_callback_rate sends it twice.
 
 Faults (momo_sim_rules.Faults; CLI flags, or the control API): a 500 before a transfer is stored
 (fail_next, error_rate), a transfer stored and then answered 500 (accept_then_500_*) or held for
-hold_ms past the client's timeout (timeout_*; the client cannot know it was taken), GETs answered
-500 (status_*), a delay before every answer (delay_ms), lost or duplicated callbacks.
+hold_ms past the client's timeout (timeout_*; the client cannot know it was taken; a retry's 409
+meets these too), GETs answered 500 (status_*), a delay before every answer (delay_ms), lost or
+duplicated callbacks.
 
 The control API, unauthenticated (bind the simulator to loopback): `GET|POST /_sim/faults`
 (POST merges the fields given), `GET /_sim/transfers[?reference=&external_id=]` (with each
@@ -347,14 +348,17 @@ class MomoSimulator:
             if held is not None:
                 held.posts += 1
                 self.stats["conflicts"] += 1
-                return json_response(ALREADY_EXISTS, 409)
-            self._hold(reference, order, callback_url)
+                answer = json_response(ALREADY_EXISTS, 409)
+            else:
+                self._hold(reference, order, callback_url)
+                answer = json_response(None, 202)
             hold_s = self.faults.hold_ms / 1000
+        # The request was handled; its answer (a 202, or a retry's 409) is what gets lost.
         if fault == ACCEPT_THEN_500:
             return json_response(INTERNAL_ERROR, 500)
         if fault == TIMEOUT:
             time.sleep(hold_s)  # the client has given up by now, not knowing it was taken
-        return json_response(None, 202)
+        return answer
 
     def _hold(self, reference: str, order: TransferRequest, callback_url: str | None) -> None:
         """Store a new transfer, its amount taken from the balance if it is to succeed, and

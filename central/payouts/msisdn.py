@@ -47,6 +47,8 @@ def normalize_msisdn(raw: str, country: str = GHANA) -> str:
         raise InvalidMsisdn("a mobile number is required")
     plus = text.startswith("+")
     digits = "".join(ch for ch in text[plus:] if ch not in SEPARATORS)
+    if not digits:
+        raise InvalidMsisdn(f"{raw!r}: no digits")
     if not (digits.isascii() and digits.isdigit()):
         raise InvalidMsisdn(
             f"{raw!r}: only digits, spaces, dashes, dots, brackets and a leading + are allowed"
