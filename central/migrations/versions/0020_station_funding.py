@@ -2,7 +2,7 @@
 stations (one per station and month) with their lines.
 
 Revision ID: 0020
-Revises: 0021 (it was written after 0018; main had 0019 and 0021 when it was merged)
+Revises: 0019
 Create Date: 2026-12-05
 """
 
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0020"
-down_revision = "0021"
+down_revision = "0019"
 branch_labels = None
 depends_on = None
 
