@@ -7,14 +7,17 @@ timings.
 
     python bench/payouts.py [--transfers 1000] [--fault-rate 0.10] [--failing 0.05]
                             [--workers 32] [--url URL] [--json out.json]
+    python bench/payouts.py --path withdrawals [--withdrawals 10000] ...   (bench/payouts_full.py)
 
 Faults, at --fault-rate in all: of transfer POSTs, 40 % a 500 before anything is stored, 30 %
 stored then a 500, 30 % stored then the answer held past the client's timeout (the client
 cannot know it was taken); of status GETs, a 500 at --fault-rate. --failing of the payees have
 numbers that fail (…123450, …123455), so the refund path ends too.
 
-The driver functions (make_orders, pay_by_reference, run_orders, audit) take the paying step as
-an argument: the full withdrawal path (central/payouts/withdrawals.py) plugs in there.
+`--path connector` (the default) is this half: the connector alone. `--path withdrawals` is the
+full path (bench/payouts_full.py, whose flags follow it): withdrawals requested, held, approved,
+sent and settled by real `zamio worker` processes on PostgreSQL and Redis, through the same
+simulator and fault mix, then audited against the simulator and the ledger.
 """
 
 from __future__ import annotations
@@ -57,6 +60,7 @@ FAULT_SHARES = {"error_rate": 0.4, "accept_then_500_rate": 0.3, "timeout_rate": 
 POLL_INTERVAL_S = 0.1
 RETRY_BACKOFF_S = 0.05  # after an unavailable answer, times the attempt number, at most 1 s
 SETTLE_S_MAX = 120.0  # an order not ended by then is reported lost
+PATHS = ("connector", "withdrawals")  # the connector alone; the whole withdrawal path
 
 
 @dataclass(frozen=True)
@@ -247,8 +251,15 @@ def report(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; exit 1 if any order was paid twice, lost or paid a wrong amount."""
+    """Run the benchmark; exit 1 if any order was paid twice, lost or paid a wrong amount.
+    `--path withdrawals` runs the full path instead (bench/payouts_full.py, its own flags)."""
+    chosen, rest = _path_parser().parse_known_args(argv)
+    if chosen.path == "withdrawals":
+        from bench.payouts_full import main as full_path
+
+        return full_path(rest)
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--path", choices=PATHS, default="connector", help="what is paid through")
     parser.add_argument("--transfers", type=int, default=1000)
     parser.add_argument("--fault-rate", type=float, default=0.10)
     parser.add_argument("--failing", type=float, default=0.05)
@@ -278,6 +289,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if process is not None:
             stop_process(process)
+
+
+def _path_parser() -> argparse.ArgumentParser:
+    """The one flag both halves share: which path the payouts take."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--path", choices=PATHS, default="connector")
+    return parser
 
 
 def _run(args: argparse.Namespace, url: str) -> int:
