@@ -210,13 +210,15 @@ def _later(session: Session, withdrawal_id: int, error: str) -> Withdrawal:
 
 def due(session: Session, grace_s: float = 0, limit: int = SWEEP_MAX) -> list[int]:
     """Withdrawals whose next step is `grace_s` overdue: approved ones not sent since (their job
-    may be lost), and those in flight whose check is due (or never set: a worker died first)."""
+    may be lost), and those in flight whose check is due, or never set since `grace_s` ago (a
+    worker died during its request; one still waiting for the provider's answer is left to it)."""
     before = utc_now() - timedelta(seconds=grace_s)
     momo = select(PayoutMethod.id).where(PayoutMethod.kind == MOMO)  # bank: a manual export
     waiting = (Withdrawal.status == APPROVED) & (Withdrawal.updated_at <= before)
     waiting &= Withdrawal.method_id.in_(momo)
+    unset = Withdrawal.next_check_at.is_(None) & (Withdrawal.updated_at <= before)
     flying = Withdrawal.status.in_((SENDING, PENDING)) & or_(
-        Withdrawal.next_check_at.is_(None), Withdrawal.next_check_at <= before
+        unset, Withdrawal.next_check_at <= before
     )
     query = select(Withdrawal.id).where(or_(waiting, flying)).order_by(Withdrawal.id).limit(limit)
     return list(session.scalars(query))
