@@ -30,6 +30,7 @@ AUDIENCE_MODULES = (
     "central.console.station",
     "central.console.live",
     "central.console.artist",
+    "central.console.inbox",
 )
 STATIC_ENDPOINT = "console.static"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -42,7 +42,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("Statements", "artist.statement"),
     ],
 }
-ACCOUNT = [("Account", "console.account")]
+INBOX_ENDPOINT = "notifications_console.inbox_page"
+ACCOUNT = [("Inbox", INBOX_ENDPOINT), ("Account", "console.account")]  # every role
 
 
 def items(role: str | None) -> list[tuple[str, str]]:
