@@ -86,9 +86,10 @@ def test_webhooks_show_the_secret_once_log_and_replay(
     added = label.form("/notifications/webhooks", {"url": hook.url, "events": ["payout.paid"]})
     assert added.status_code == 200 and "shown once" in added.text
     hook.secret = added.text.split('<p class="secret">')[1].split("</p>")[0].strip()
-    assert hook.secret.startswith("whsec_") and hook.secret not in label.get(
-        "/notifications/webhooks"
-    ).text
+    assert (
+        hook.secret.startswith("whsec_")
+        and hook.secret not in label.get("/notifications/webhooks").text
+    )
     with pg_app.app_context():
         notify(db.session, "payout.paid", [_user_id(pg_app, "rights_holder")], "paid", "GHS 9")
         db.session.commit()
