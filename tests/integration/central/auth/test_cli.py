@@ -47,7 +47,9 @@ def test_a_cli_made_user_and_token_read_the_api(pg_app: Flask, pg_runner: FlaskC
     me = pg_app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert me.status_code == 200
     assert me.json["parties"] == ["artist:ama:earnings"]
-    assert me.json["token_scopes"] == ["catalog:read", "ledger:read", "plays:read"]
+    assert me.json["token_scopes"] == [
+        "catalog:read", "ledger:read", "notifications:read", "plays:read"
+    ]  # fmt: skip
     listed = _ok(pg_runner, ["token", "list", "ama@artists.test"])
     assert token[:22] in listed and token not in listed
 
