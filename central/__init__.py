@@ -86,11 +86,13 @@ def _register_models() -> None:
     """Import every domain's models so their tables join the metadata Alembic compares."""
     from central.auth import models as auth_models  # noqa: F401
     from central.catalog import models, upload_models  # noqa: F401
+    from central.funding import models as funding_models  # noqa: F401
     from central.ingest import models as ingest_models  # noqa: F401
     from central.ledger import models as ledger_models  # noqa: F401
     from central.matching import models as matching_models  # noqa: F401
     from central.monitoring import models as monitoring_models  # noqa: F401
     from central.notifications import models as notification_models  # noqa: F401
+    from central.payouts import models as payout_models  # noqa: F401
     from central.plays import models as play_models  # noqa: F401
     from central.royalties import models as royalty_models  # noqa: F401
     from central.royalties import rollup  # noqa: F401  (also the ledger's rollup hook)

@@ -22,12 +22,15 @@ from central.config import Settings, load_settings, redact_url
 from central.db_cli import db_cli
 from central.demo.cli import demo_command
 from central.errors import ConfigError, SchemaError
+from central.funding.cli import funding_cli
 from central.ingest.cli import ingest_cli
 from central.ledger.cli import ledger_cli
 from central.matching.cli import rematch_command
 from central.monitoring.cli import status_command
 from central.notifications.cli import notify_cli
 from central.notifications.sms_sim import sms_sim_command
+from central.payouts.cli import payouts_cli
+from central.payouts.sim_cli import momo_sim_command
 from central.plays.cli import playlog_command, plays_command
 from central.royalties.cli import royalty_cli
 from central.scan.cli import scan_cli
@@ -59,8 +62,11 @@ COMMANDS: list[click.Command] = [
     user_cli,  # zamio user add|list|disable|enable|link|unlink|invite|outbox
     token_cli,  # zamio token create|list|revoke
     audit_command,  # zamio audit [--since T] [--actor A] [--action X] [--json]
+    payouts_cli,  # zamio payouts method add|list, request, approve, reject, cancel, show, ...
+    momo_sim_command,  # zamio momo-sim --api-user UUID --api-key K --subscription-key K [...]
     notify_cli,  # zamio notify list|send-due|replay|digest|watch|webhooks
     sms_sim_command,  # zamio sms-sim --port P --client-id ID --client-secret S
+    funding_cli,  # zamio funding topup | invoice | topups | invoices | show
 ]
 
 

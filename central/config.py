@@ -26,6 +26,7 @@ _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off")
 API_TOKEN_CHARS_MIN = 32
 SECRET_KEY_CHARS_MIN = 32
+FUNDING_DUE_DAYS_MAX = 365  # an invoice due later than a year after its month is a mistake
 TRUSTED_PROXIES_MAX = 5  # more hops than this in front of zamio serve is a mistake
 # RFC 6750 b64token characters: what fits an `Authorization: Bearer` header unquoted
 API_TOKEN_CHARS = re.compile(r"[A-Za-z0-9._~+/-]+=*")
@@ -109,6 +110,9 @@ class Settings:
     notify_attempts_max: int = 8
     # Device offline, stream down or dead air: notified once an incident is this old.
     notify_incident_min: int = 10
+    # Station funding (central/funding/): a postpaid station's invoice is due this many days
+    # after the last day of its month
+    funding_invoice_due_days: int = 30
 
     def redacted(self) -> dict[str, Any]:
         """The settings with every password and token replaced by ***, safe to log."""
@@ -168,6 +172,7 @@ def validate(settings: Settings) -> list[str]:
     problems += _check_rate_limits(settings)
     problems.append(_check_momo(settings))
     problems += _check_notifications(settings)
+    problems.append(_check_funding(settings))
     if settings.trusted_proxies > TRUSTED_PROXIES_MAX:
         problems.append(f"ZAMIO_TRUSTED_PROXIES: at most {TRUSTED_PROXIES_MAX}")
     names = ("plays_close_wait_s", "batch_retention_days")
@@ -318,6 +323,13 @@ def _check_rate_limits(settings: Settings) -> list[str]:
         except ValueError:
             problems.append(f"ZAMIO_{name.upper()}: a rate like '10 per minute' or '100/hour'")
     return problems
+
+
+def _check_funding(settings: Settings) -> str:
+    """Why the funding settings cannot be used, or ''."""
+    if not 0 <= settings.funding_invoice_due_days <= FUNDING_DUE_DAYS_MAX:
+        return f"ZAMIO_FUNDING_INVOICE_DUE_DAYS: 0-{FUNDING_DUE_DAYS_MAX} days"
+    return ""
 
 
 def _check_momo(settings: Settings) -> str:

@@ -16,10 +16,17 @@ from rq import Queue
 from rq.cron import CronScheduler
 
 from central.catalog.upload_job import sweep_uploads
+from central.funding.jobs import issue_monthly_invoices
 from central.ingest.retention import purge_expired_batches
 from central.matching.jobs import sweep_unmatched
 from central.matching.rematch import rematch_new_tracks
 from central.notifications.jobs import plays_digest, sweep_notifications, watch_health
+from central.payouts.jobs import (
+    RECONCILE_PAYOUTS_S,
+    SWEEP_PAYOUTS_S,
+    reconcile_payouts,
+    sweep_payouts,
+)
 from central.plays.jobs import sweep_plays
 from central.queues import QUEUE_NAME
 from central.royalties.jobs import accrue_pending
@@ -35,6 +42,9 @@ SWEEP_UPLOADS_S = 300  # an upload whose job was lost is enqueued within this of
 SWEEP_NOTIFICATIONS_S = 30  # a retry, or mail held by quiet hours, goes within this of its time
 WATCH_HEALTH_S = 60  # an incident is told within this of reaching ZAMIO_NOTIFY_INCIDENT_MIN
 PLAYS_DIGEST_S = 3600  # yesterday's digest goes within this of its plays all closing
+# last month's invoices are issued within this of a station's local midnight on the 1st (a run
+# finds the stations still without one: cheap, and nothing is issued twice)
+ISSUE_INVOICES_S = 3600
 TICK_S = 1.0  # how often InlineSchedule looks for a due job
 
 PERIODIC_JOBS: tuple[tuple[Callable[[], object], int], ...] = (
@@ -44,9 +54,12 @@ PERIODIC_JOBS: tuple[tuple[Callable[[], object], int], ...] = (
     (purge_expired_batches, PURGE_EXPIRED_S),
     (accrue_pending, ACCRUE_PENDING_S),
     (sweep_uploads, SWEEP_UPLOADS_S),
+    (sweep_payouts, SWEEP_PAYOUTS_S),  # a withdrawal whose job was lost moves on within this
+    (reconcile_payouts, RECONCILE_PAYOUTS_S),
     (sweep_notifications, SWEEP_NOTIFICATIONS_S),
     (watch_health, WATCH_HEALTH_S),
     (plays_digest, PLAYS_DIGEST_S),
+    (issue_monthly_invoices, ISSUE_INVOICES_S),
 )
 
 

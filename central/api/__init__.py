@@ -72,8 +72,10 @@ def register(app: APIFlask) -> None:
         admin,
         auth_views,
         earnings,
+        funding,
         me,
         notifications,
+        payouts,
         platform,
         plays,
         rights,
@@ -82,8 +84,8 @@ def register(app: APIFlask) -> None:
     )
 
     throttle.init_app(app)
-    modules = (auth_views, me, stations, plays, tracks, earnings, admin, platform, rights)
-    for module in (*modules, notifications):
+    modules = (auth_views, me, stations, plays, tracks, earnings, payouts, admin, platform, rights)
+    for module in (*modules, notifications, funding):
         app.register_blueprint(module.blueprint)
     app.before_request(_guard)
     app.after_request(_conditional)

@@ -91,6 +91,28 @@ def _party(principal: Principal, view_args: dict[str, Any]) -> bool:
     return str(view_args.get("party", "")) in principal.parties
 
 
+@rule("invoice")
+def _invoice(principal: Principal, view_args: dict[str, Any]) -> bool:
+    """/invoices/<number>: an invoice of one of the caller's stations."""
+    from central.funding.invoices import find_invoice
+
+    if principal.station_ids is None:
+        return principal.parties is None
+    invoice = find_invoice(db.session, str(view_args.get("number", "")))
+    return invoice is not None and invoice.station_id in principal.station_ids
+
+
+@rule("withdrawal")
+def _withdrawal(principal: Principal, view_args: dict[str, Any]) -> bool:
+    """/payouts/withdrawals/<withdrawal_id>: a withdrawal of one of the caller's parties."""
+    from central.payouts.models import Withdrawal
+
+    withdrawal = db.session.get(Withdrawal, int(view_args["withdrawal_id"]))
+    if withdrawal is None or principal.station_ids is not None:
+        return False
+    return principal.parties is None or withdrawal.party in principal.parties
+
+
 @rule("token")
 def _token(principal: Principal, view_args: dict[str, Any]) -> bool:
     """/tokens/<token_id>: the caller's own token (nobody else's, admins included)."""

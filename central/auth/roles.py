@@ -22,6 +22,7 @@ SCOPES = {
     "ledger:read": "earnings: balances, statements, breakdowns",
     "stations:read": "stations, devices and their health",
     "audit:read": "the audit log and exports",
+    "payouts:write": "payout methods and withdrawals of your parties' earnings",
     "tokens:write": "create and revoke your own API tokens",
     "notifications:read": "your notifications, their preferences and your webhook endpoints",
     "notifications:write": "mark notifications read, change preferences, manage webhooks",
@@ -39,10 +40,12 @@ _ALLOWED = {
     STATION: frozenset({"stations:read", "plays:read", "tokens:write"}) | _NOTIFICATIONS,
     ARTIST: frozenset(
         {"catalog:read", "catalog:write", "plays:read", "ledger:read", "tokens:write"}
+        | {"payouts:write"}
     )
     | _NOTIFICATIONS,
     RIGHTS_HOLDER: frozenset(
         {"catalog:read", "catalog:write", "plays:read", "ledger:read", "tokens:write"}
+        | {"payouts:write"}
     )
     | _NOTIFICATIONS,
 }

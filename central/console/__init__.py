@@ -30,6 +30,8 @@ AUDIENCE_MODULES = (
     "central.console.station",
     "central.console.live",
     "central.console.artist",
+    "central.console.payouts",
+    "central.console.funding",
     "central.console.inbox",
 )
 STATIC_ENDPOINT = "console.static"

@@ -15,6 +15,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("Reviews", "console_admin.reviews"),
         ("Quarantine", "console_admin.quarantine"),
         ("Ledger", "console_admin.ledger"),
+        ("Payouts", "payouts_console.queue"),
+        ("Funding", "console_funding.admin_funding"),
         ("Rate cards", "console_admin.ratecards"),
         ("Users", "console_admin.user_list"),
         ("Audit log", "console_admin.audit_log"),
@@ -25,6 +27,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("Catalogue", "console_admin.tracks"),
         ("Quarantine", "console_admin.quarantine"),
         ("Ledger", "console_admin.ledger"),
+        ("Payouts", "payouts_console.queue"),
+        ("Funding", "console_funding.admin_funding"),
         ("Rate cards", "console_admin.ratecards"),
         ("Audit log", "console_admin.audit_log"),
     ],
@@ -35,11 +39,13 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("Live", "live.live_page"),
         ("Tracks", "artist.track_list"),
         ("Statements", "artist.statement"),
+        ("Payouts", "payouts_console.payouts_page"),
     ],
     roles.RIGHTS_HOLDER: [
         ("Live", "live.live_page"),
         ("Tracks", "artist.track_list"),
         ("Statements", "artist.statement"),
+        ("Payouts", "payouts_console.payouts_page"),
     ],
 }
 INBOX_ENDPOINT = "notifications_console.inbox_page"

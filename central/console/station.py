@@ -1,8 +1,9 @@
 """Station staff's pages under /stations/<code>: health and devices (live), the play log by
-day (filtered, paged, as CSV) and the station's wallet (what it owes or has paid). Staff of
-another station get 404 (owner="station"); admins and auditors may open every station. The
-numbers come from the functions the API uses: central/api/monitoring.py, plays.queries,
-ledger.queries and royalties.earnings."""
+day (filtered, paged, as CSV) and the station's wallet (what it owes or has paid, its latest
+top-ups and invoices: central/console/funding.py has the rest). Staff of another station get
+404 (owner="station"); admins and auditors may open every station. The numbers come from the
+functions the API uses: central/api/monitoring.py, plays.queries, ledger.queries,
+royalties.earnings and funding.queries."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from central.auth.roles import ADMIN, AUDITOR, STATION
 from central.csvtext import rows_as_csv, safe_cell
 from central.errors import QueryError
 from central.extensions import db, utc_now
+from central.funding import queries as funding
 from central.ledger import queries as ledger
 from central.ledger.errors import UnknownAccount
 from central.plays import queries
@@ -109,7 +111,8 @@ def station_plays_csv(code: str) -> ResponseReturnValue:
 @blueprint.get("/stations/<code>/wallet")
 @policy(STAFF, scope="stations:read", owner="station")
 def station_wallet(code: str) -> ResponseReturnValue:
-    """What the station owes or has paid: its wallet's balance and a month's statement lines."""
+    """What the station owes or has paid: its wallet's balance, a month's statement lines, and
+    its latest top-ups and invoices."""
     station = _station(code)
     month = _month(request.args.get("month"))
     cursor = request.args.get("cursor") or None
@@ -127,6 +130,7 @@ def station_wallet(code: str) -> ResponseReturnValue:
     return render_template(
         "station/wallet.html", station=station, month=month, balance=_balance(account),
         page=page, next_url=next_url, account=account,
+        funding=funding.station_summary(db.session, station.id),
     )  # fmt: skip
 
 

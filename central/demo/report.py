@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from central.demo.accounts import ArtistView, Login
+from central.demo.payouts import DemoPayout
 from central.demo.programme import STATION, STATION_NAME, Aired, DemoTrack
 from central.ledger.audit import Report
 from central.ledger.money import format_minor
@@ -58,6 +59,7 @@ class DemoResult:
     quarantined: int
     artist_view: ArtistView | None = None  # an artist's plays and earnings through the API
     console: Console | None = None  # the console logins, when the data is kept
+    payout: DemoPayout | None = None  # the artist's withdrawal through the MoMo simulator
 
 
 @dataclass(frozen=True)
@@ -135,6 +137,14 @@ def report_lines(result: DemoResult) -> list[str]:
             f" GET /api/v1/earnings: {format_minor(view.balance_minor, view.currency)};"
             f" another party's earnings: {view.others_status}",
         ]
+    payout = result.payout
+    if payout is not None:
+        lines += [
+            "",
+            f"Payout: {payout.party} withdrew {format_minor(payout.amount_minor, payout.currency)}"
+            f" to MTN {payout.number} through the MoMo simulator: withdrawal"
+            f" {payout.withdrawal_id} {payout.status} (reference {payout.reference})",
+        ]
     return lines
 
 
@@ -170,6 +180,7 @@ def report_json(result: DemoResult) -> dict[str, Any]:
         "ledger": result.ledger.as_dict(),
         "artist_view": None if result.artist_view is None else asdict(result.artist_view),
         "console": None if result.console is None else console_json(result.console),
+        "payout": None if result.payout is None else asdict(result.payout),
     }
     if result.aired is not None:
         check = check_programme(result.plays, result.aired)

@@ -31,7 +31,7 @@ from central.catalog.cli import TRACK_CHECKS
 from central.catalog.importer import FAILED, ManifestEntry, import_entries
 from central.catalog.models import Track
 from central.catalog.near_duplicates import NearDuplicateCheck
-from central.demo import accounts, programme
+from central.demo import accounts, payouts, programme
 from central.demo.programme import DEVICE, STATION, STATION_NAME, Aired, DemoTrack
 from central.demo.report import CONSOLE_URL, Console, DemoResult, PlayLine, console_lines
 from central.embedded.broker import PROTOCOL, EmbeddedBroker, database_lookup
@@ -134,9 +134,16 @@ def run_demo(
     view = _artist_view(app, catalogue)
     if view is not None:
         echo(f"api       an artist's plays and earnings through /api/v1 ({view.email})")
+    stop_provider = payouts.start_provider(app)
+    payout = None if view is None else payouts.pay_artist(app, view.party)
+    if payout is not None:
+        echo(f"payout    {view.email} withdrew half of their earnings to MTN {payout.number}"
+             f" through the MoMo simulator: {payout.status}")  # fmt: skip
+    if serve is None:
+        stop_provider()  # serving: the console's approvals keep paying through it
     with app.app_context():
         result = _collect(app, database_url, catalogue, aired, quarantined)
-        result = dataclasses.replace(result, artist_view=view, console=console)
+        result = dataclasses.replace(result, artist_view=view, console=console, payout=payout)
         db.session.remove()
         db.engine.dispose()  # the database file may be deleted next
     return result

@@ -20,8 +20,11 @@ REFERENCE_NAMESPACE = uuid.UUID("8b1f6e2c-4a37-4d0e-9c5b-71e2a9d3f604")
 
 
 def payout_reference(hold_transfer_id: uuid.UUID) -> uuid.UUID:
-    """The provider reference (X-Reference-Id) of the payout whose money `hold_transfer_id` holds."""
-    return uuid.uuid5(REFERENCE_NAMESPACE, str(hold_transfer_id))
+    """The provider reference (X-Reference-Id) of the payout held by `hold_transfer_id`."""
+    # MTN refuses an X-Reference-Id that is not a version-4 UUID (400): the name-based uuid5 of
+    # the hold, with the version and variant bits of v4, is still one reference per hold.
+    derived = uuid.uuid5(REFERENCE_NAMESPACE, str(hold_transfer_id))
+    return uuid.UUID(bytes=derived.bytes, version=4)
 
 
 @dataclass(frozen=True)

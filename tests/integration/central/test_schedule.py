@@ -16,8 +16,9 @@ def test_scheduler_enqueues_every_periodic_job_on_the_pipeline_queue(
     redis_connection: redis.Redis,
 ) -> None:
     """The sweeps of plays and of unmatched batches, rematch of new tracks, purge, the royalty
-    sweep, the sweep of lost uploads and the notifications' sweep, health watch and digest are
-    all due at start, on the workers' queue, and importable by name (a worker must find them)."""
+    sweep, the sweep of lost uploads, the notifications' sweep, health watch and digest, the
+    payouts' sweep and reconciliation, and last month's invoices are all due at start, on the
+    workers' queue, and importable by name (a worker must find them)."""
     scheduler = CronScheduler(connection=redis_connection)
     register_jobs(scheduler)
     scheduler.enqueue_jobs()
@@ -25,12 +26,15 @@ def test_scheduler_enqueues_every_periodic_job_on_the_pipeline_queue(
     names = sorted(job.func_name for job in queue.get_jobs())
     assert names == [
         "central.catalog.upload_job.sweep_uploads",
+        "central.funding.jobs.issue_monthly_invoices",
         "central.ingest.retention.purge_expired_batches",
         "central.matching.jobs.sweep_unmatched",
         "central.matching.rematch.rematch_new_tracks",
         "central.notifications.jobs.plays_digest",
         "central.notifications.jobs.sweep_notifications",
         "central.notifications.jobs.watch_health",
+        "central.payouts.jobs.reconcile_payouts",
+        "central.payouts.jobs.sweep_payouts",
         "central.plays.jobs.sweep_plays",
         "central.royalties.jobs.accrue_pending",
     ]

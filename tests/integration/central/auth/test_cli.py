@@ -48,7 +48,7 @@ def test_a_cli_made_user_and_token_read_the_api(pg_app: Flask, pg_runner: FlaskC
     assert me.status_code == 200
     assert me.json["parties"] == ["artist:ama:earnings"]
     assert me.json["token_scopes"] == [
-        "catalog:read", "ledger:read", "notifications:read", "plays:read"
+        "catalog:read", "ledger:read", "notifications:read", "plays:read",
     ]  # fmt: skip
     listed = _ok(pg_runner, ["token", "list", "ama@artists.test"])
     assert token[:22] in listed and token not in listed

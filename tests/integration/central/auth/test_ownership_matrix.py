@@ -12,6 +12,8 @@ from flask import Flask
 
 from central.auth import roles, tokens, users
 from central.extensions import db, utc_now
+from central.funding.invoices import issue_invoice
+from central.ledger.accounts import account_spec, open_account
 from central.notifications.models import Notification, NotificationDelivery, WebhookEndpoint
 from central.royalties.models import RightsShare
 from tests.integration.central.auth.conftest import PEOPLE
@@ -28,6 +30,22 @@ def _share(track_id: int, party: str) -> RightsShare:
         track_id=track_id, pool="master", work_code=f"T{track_id}", party=party,
         role="performer", share_bp=10_000,
     )  # fmt: skip
+
+
+def _withdrawal(party: str) -> str:
+    """A withdrawal of GHS 20 asked for by `party` (with earnings and a MoMo number)."""
+    from central.ledger import posting
+    from central.ledger.accounts import account_spec, open_account
+    from central.ledger.transfer import TransferRequest, credit, debit
+    from central.payouts import methods, withdrawals
+
+    actor = withdrawals.Actor("test", "api", None)
+    open_account(db.session, account_spec("settlement:bank", "settlement"))
+    open_account(db.session, account_spec(party, "artist_earnings"))
+    legs = (debit("settlement:bank", 10_000), credit(party, 10_000))
+    posting.post_transfer(db.session, TransferRequest(f"test:{party}", "royalty", legs))
+    methods.add_momo(db.session, actor, party, "0241234567", "mtn", None, 24)
+    return str(withdrawals.request(db.session, actor, party, 2_000, 1_000, 10**9).id)
 
 
 def _notification_objects(user_id: int) -> dict[str, str]:
@@ -54,7 +72,8 @@ def _notification_objects(user_id: int) -> dict[str, str]:
 def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]]]:
     """(own, other) object id per ownership rule and role: track A is the artist's, B the
     label's, C nobody's here; play 1 of A at joy-fm, 2 of C at peace-fm, 3 of B at joy-fm;
-    each user has a spare token. None: the role has no "other" (it sees everything)."""
+    each user has a spare token; joy-fm and peace-fm each an invoice of 2025-11. None: the
+    role has no "other" (it sees everything)."""
     from central.stations.store import find_station
 
     with pg_app.app_context():
@@ -74,6 +93,12 @@ def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]
                                          utc_now())  # fmt: skip
             spare[role] = str(row.id)
             mine[role] = _notification_objects(user.id)
+        earners = ("artist:ama:earnings", "label:adomi:earnings", "artist:someone-else:earnings")
+        w1, w2, w3 = (_withdrawal(party) for party in earners)
+        for code in ("joy-fm", "peace-fm"):  # postpaid wallets, each invoiced for a past month
+            open_account(db.session, account_spec(f"station:{code}:wallet", "station_wallet",
+                                                  unbounded=True))  # fmt: skip
+            issue_invoice(db.session, code, "2025-11", "test", "cli", 30, int(1e13))
         db.session.commit()
         p1, p2, p3 = (str(p.id) for p in plays)
         ids = {"A": str(a.id), "B": str(b.id), "C": str(c.id)}
@@ -85,6 +110,10 @@ def objects(pg_app: Flask, people) -> dict[str, dict[str, tuple[str, str | None]
         "track": {"artist": (ids["A"], ids["C"]), "rights_holder": (ids["B"], ids["C"])}
         | {r: (ids["A"], None) for r in see_all},
         "token": {r: (spare[r], spare["admin" if r != "admin" else "station"]) for r in PEOPLE},
+        "invoice": {"station": ("ZIO-2025-11-joy-fm", "ZIO-2025-11-peace-fm")}
+        | {r: ("ZIO-2025-11-joy-fm", None) for r in see_all},
+        "withdrawal": {"artist": (w1, w3), "rights_holder": (w2, w3)}
+        | {r: (w1, None) for r in see_all},
     } | {
         rule: {r: (mine[r][rule], mine["admin" if r != "admin" else "station"][rule])
                for r in PEOPLE}
