@@ -232,3 +232,21 @@ def test_reject_and_cancel_give_the_money_back(pay_app: Flask, people, sim: Sim)
     assert payout_transfers(pay_app, first) == ["pending", "voided"]
     assert sim.transfers()["transfers"] == []
     assert_verified(pay_app)
+
+
+def test_a_number_not_checked_at_registration_is_checked_before_paying(
+    pay_app: Flask, people, sim: Sim
+) -> None:
+    """A number saved while the provider could not check it is checked before the first
+    payout; an inactive one fails the withdrawal (money back) without any transfer."""
+    from central.payouts import methods
+
+    with pay_app.app_context():
+        methods.add_momo(db.session, actor(people, ARTIST), PARTY, INACTIVE_NUMBER, "mtn", None, 24)
+        db.session.commit()
+    withdrawal_id = request(pay_app, people, 10_000)
+    assert approve(pay_app, people, withdrawal_id) == FAILED
+    assert state(pay_app, withdrawal_id).provider_reason == "ACCOUNT_INACTIVE"
+    assert sim.transfers()["transfers"] == []
+    assert money(pay_app) == (500_000, 500_000)
+    assert_verified(pay_app)
