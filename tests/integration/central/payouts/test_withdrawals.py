@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from central.extensions import db
 from central.ledger.models import Transfer
+from central.notifications.models import Notification
 from central.ledger.queries import balance
 from central.ledger.verify import verify
 from central.payouts import actions, disburse, jobs, withdrawals
@@ -94,6 +95,12 @@ def test_paid_once_and_the_ledger_posts_the_hold(pay_app: Flask, people, sim: Si
     held = sim.transfers(reference=str(paid.reference))
     assert held["transfers"][0]["posts"] == 1 and held["transfers"][0]["amount"] == "900.00"
     assert_verified(pay_app)
+    with pay_app.app_context():  # the artist is told each step; every admin of the request
+        told = db.session.execute(select(Notification.user_id, Notification.event)).all()
+    assert sorted(e for u, e in told if u == people[ARTIST]) == ["payout.approved", "payout.paid"]
+    assert sorted(u for u, e in told if e == "payout.requested") == sorted(
+        people[a] for a in ADMINS
+    )
 
 
 def test_a_failed_transfer_gives_the_money_back(pay_app: Flask, people, sim: Sim) -> None:
