@@ -81,7 +81,6 @@ def send(
     elif withdrawal.status != SENDING:
         session.commit()
         return withdrawal
-    withdrawal.submit_attempts += 1
     session.commit()  # step 1: `sending` is on record before the request goes out
     return _submit(session, provider, withdrawal_id, callback_url)
 
@@ -90,7 +89,11 @@ def _submit(
     session: Session, provider: Provider, withdrawal_id: int, callback_url: str | None
 ) -> Withdrawal:
     """Make the request, then record what it told (outside any lock while it runs)."""
-    withdrawal = get(session, withdrawal_id)
+    withdrawal = get(session, withdrawal_id, lock=True)
+    if withdrawal.status not in IN_FLIGHT:
+        session.commit()
+        return withdrawal
+    withdrawal.submit_attempts += 1
     order = order_of(withdrawal, callback_url)
     session.commit()
     try:
