@@ -9,9 +9,9 @@ from sqlalchemy import select
 
 from central.extensions import db
 from central.ledger.models import Transfer
-from central.notifications.models import Notification
 from central.ledger.queries import balance
 from central.ledger.verify import verify
+from central.notifications.models import Notification
 from central.payouts import actions, disburse, jobs, withdrawals
 from central.payouts.errors import StepRefused, WithdrawalRefused
 from central.payouts.models import FAILED, PAID, PENDING, REQUESTED, SENDING, Withdrawal
