@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from central.auth import audit
+from central.catalog import upload_notices
 from central.catalog.models import Track
 from central.catalog.upload_job import (
     Claim,
@@ -97,6 +98,8 @@ def approve_review(
         session.rollback()
         raise ReviewError(f"review {review_id}: cannot register the upload: {problem}")
     _decide(review, APPROVED, decided_by, note)
+    track = session.get(Track, upload.track_id)
+    upload_notices.registered(session, upload, track.external_id if track else "?")
     session.commit()
     return upload
 
@@ -111,6 +114,7 @@ def reject_review(
     upload.state, upload.updated_at = REJECTED, utc_now()
     upload.error = f"rejected by review: {note}" if note else "rejected by review"
     upload.error = upload.error[:500]
+    upload_notices.rejected(session, upload, note)
     session.commit()
     delete_file(path)
     return upload

@@ -29,9 +29,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from central import queues
-from central.catalog import store
+from central.catalog import store, upload_notices
 from central.catalog.analysis import Analysis, analyse_samples, landmark_problem
-from central.catalog.models import TrackNearDuplicate
+from central.catalog.models import Track, TrackNearDuplicate
 from central.catalog.near_duplicates import near_duplicates
 from central.catalog.upload_checks import external_id_choices
 from central.catalog.upload_models import (
@@ -194,14 +194,22 @@ def settle(
         return fail_upload(session, upload_id, f"already registered as {owned[0].external_id}")
     if claims:
         open_review(session, row, claims[0])
+        upload_notices.held_for_review(session, row, claims[0].external_id)
         session.commit()
         return REVIEW
     problem = register_upload(session, row, analysis, fingerprint_version)
     if problem:
         return fail_upload(session, upload_id, problem)
+    upload_notices.registered(session, row, _external_id(session, row.track_id))
     session.commit()
     logger.info("upload %d: registered as track %d", upload_id, row.track_id)
     return REGISTERED
+
+
+def _external_id(session: Session, track_id: int | None) -> str:
+    """The external id of a registered track."""
+    track = None if track_id is None else session.get(Track, track_id)
+    return track.external_id if track is not None else "?"
 
 
 def lock_registrations(session: Session) -> None:

@@ -32,6 +32,7 @@ AUDIENCE_MODULES = (
     "central.console.artist",
     "central.console.payouts",
     "central.console.funding",
+    "central.console.inbox",
 )
 STATIC_ENDPOINT = "console.static"
 UNSAFE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

@@ -48,7 +48,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("Payouts", "payouts_console.payouts_page"),
     ],
 }
-ACCOUNT = [("Account", "console.account")]
+INBOX_ENDPOINT = "notifications_console.inbox_page"
+ACCOUNT = [("Inbox", INBOX_ENDPOINT), ("Account", "console.account")]  # every role
 
 
 def items(role: str | None) -> list[tuple[str, str]]:

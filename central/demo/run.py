@@ -85,6 +85,9 @@ class DemoOptions:
     logins: bool = False  # make console logins (the data is kept, so they can be used)
 
 
+DEMO_PAYOUT_MINIMUM_MINOR = 10  # a few minutes of radio earn pesewas, not the GHS 10 minimum
+
+
 def run_demo(
     options: DemoOptions,
     echo: Callable[[str], None],
@@ -97,7 +100,7 @@ def run_demo(
     database_url = f"sqlite:///{options.workdir / 'zamio.db'}"
     app = create_app(
         {"DATABASE_URL": database_url, "REDIS_URL": None, "MQTT_URL": None,
-         "PLAYS_BUILD_INTERVAL_S": 0}
+         "PLAYS_BUILD_INTERVAL_S": 0, "PAYOUTS_MINIMUM_MINOR": DEMO_PAYOUT_MINIMUM_MINOR}
     )  # fmt: skip
     echo(f"database  {database_url} (SQLite; jobs run inline, no Redis)")
     catalogue, audio = _catalogue(options, echo)

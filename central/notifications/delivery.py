@@ -110,48 +110,79 @@ def claim(session: Session, ids: Iterable[int], now: datetime) -> list[int]:
     return claimed
 
 
+@dataclass(frozen=True)
+class Item:
+    """What sending one claimed delivery needs, read once: commits between sends then cost no
+    reloads."""
+
+    delivery_id: int
+    user_id: int
+    endpoint_id: int | None
+    attempts: int  # this one included
+    notification: NotificationText
+
+
+@dataclass(frozen=True)
+class NotificationText:
+    """A notification's content, as the senders use it."""
+
+    id: int
+    event: str
+    subject: str
+    body: str
+    link: str | None
+    data_json: str
+    created_at: datetime
+
+
 def deliver(session: Session, senders: Senders, ids: Iterable[int], now: datetime) -> Counter[str]:
     """Claim and send these deliveries; how many ended in each state (queued: to retry)."""
     claimed = claim(session, ids, now)
     states: Counter[str] = Counter()
     if not claimed:
         return states
-    rows = session.execute(
+    by_channel: dict[str, list[Item]] = {}
+    for delivery, n in session.execute(
         select(NotificationDelivery, Notification)
         .join(Notification, Notification.id == NotificationDelivery.notification_id)
         .where(NotificationDelivery.id.in_(claimed))
         .order_by(NotificationDelivery.id)
-    ).all()
-    by_channel: dict[str, list[tuple[NotificationDelivery, Notification]]] = {}
-    for delivery, notification in rows:
-        by_channel.setdefault(delivery.channel, []).append((delivery, notification))
+    ):
+        text = NotificationText(n.id, n.event, n.subject, n.body, n.link, n.data_json,
+                                n.created_at)  # fmt: skip
+        item = Item(delivery.id, delivery.user_id, delivery.endpoint_id, delivery.attempts, text)
+        by_channel.setdefault(delivery.channel, []).append(item)
+    session.commit()
     for channel, items in sorted(by_channel.items()):
-        for delivery_id, outcome in SENDERS[channel](session, senders, items, now):
-            states[record(session, senders, delivery_id, outcome, now)] += 1
+        for item, outcome in SENDERS[channel](session, senders, items, now):
+            states[record(session, senders, item, outcome, now)] += 1
     return states
 
 
-def record(
-    session: Session, senders: Senders, delivery_id: int, outcome: Outcome, now: datetime
-) -> str:
+def record(session: Session, senders: Senders, item: Item, outcome: Outcome, now: datetime) -> str:
     """Write an attempt's outcome to its delivery and commit; the delivery's state now."""
-    row = session.get(NotificationDelivery, delivery_id, populate_existing=True)
-    assert row is not None, delivery_id
     detail = None if outcome.detail is None else outcome.detail[:ERROR_CHARS_MAX]
+    values: dict[str, Any]
     if outcome.kind == "sent":
-        row.state, row.sent_at, row.next_attempt_at = SENT, now, None
-        row.last_error, row.provider_ref = None, outcome.provider_ref
+        values = {"state": SENT, "sent_at": now, "next_attempt_at": None, "last_error": None,
+                  "provider_ref": outcome.provider_ref}  # fmt: skip
     elif outcome.kind == "retry":
-        again = retry_at(row.attempts, now, senders.retry_base_s, senders.attempts_max)
-        row.state = QUEUED if again is not None else DEAD
-        row.next_attempt_at, row.last_error = again, detail
+        again = retry_at(item.attempts, now, senders.retry_base_s, senders.attempts_max)
+        values = {"state": QUEUED if again is not None else DEAD, "next_attempt_at": again,
+                  "last_error": detail}  # fmt: skip
     else:
-        row.state = FAILED if outcome.kind == "refused" else DROPPED
-        row.next_attempt_at, row.last_error = None, detail
+        values = {"state": FAILED if outcome.kind == "refused" else DROPPED,
+                  "next_attempt_at": None, "last_error": detail}  # fmt: skip
+    session.execute(
+        update(NotificationDelivery)
+        .where(NotificationDelivery.id == item.delivery_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
     session.commit()
-    if row.state != SENT:
-        logger.info("delivery %d (%s): %s: %s", row.id, row.channel, row.state, detail)
-    return row.state
+    if values["state"] != SENT:
+        logger.info("delivery %d: %s: %s", item.delivery_id, values["state"], detail)
+    return values["state"]
 
 
 def link_url(senders: Senders, link: str | None) -> str | None:
@@ -161,7 +192,7 @@ def link_url(senders: Senders, link: str | None) -> str | None:
     return urljoin(senders.public_url.rstrip("/") + "/", link.lstrip("/"))
 
 
-def email_body(senders: Senders, notification: Notification) -> str:
+def email_body(senders: Senders, notification: NotificationText) -> str:
     """The mail's text: the notification, its link, and where to change what is sent."""
     parts = [notification.body.rstrip()]
     url = link_url(senders, notification.link)
@@ -171,88 +202,84 @@ def email_body(senders: Senders, notification: Notification) -> str:
     return "\n\n".join(parts) + "\n"
 
 
-Items = list[tuple[NotificationDelivery, Notification]]
+Outcomes = Iterable[tuple[Item, Outcome]]
 
 
-def send_emails(
-    session: Session, senders: Senders, items: Items, now: datetime
-) -> Iterable[tuple[int, Outcome]]:
+def send_emails(session: Session, senders: Senders, items: list[Item], now: datetime) -> Outcomes:
     """Send a job's mail over one SMTP connection; yields each delivery's outcome."""
     if senders.mail is None:
-        for delivery, _ in items:
-            yield delivery.id, Outcome("dropped", "email is not configured (ZAMIO_SMTP_URL)")
+        for item in items:
+            yield item, Outcome("dropped", "email is not configured (ZAMIO_SMTP_URL)")
         return
-    query = select(User.id, User.email).where(User.id.in_({d.user_id for d, _ in items}))
+    query = select(User.id, User.email).where(User.id.in_({i.user_id for i in items}))
     emails = {user_id: address for user_id, address in session.execute(query)}
+    session.commit()
     with mailer.Mailer(senders.mail) as smtp:
-        for delivery, notification in items:
+        for item in items:
+            text = item.notification
             message = mailer.build_message(
-                senders.mail, emails[delivery.user_id], notification.subject,
-                email_body(senders, notification), f"zamio.delivery.{delivery.id}",
+                senders.mail, emails[item.user_id], text.subject, email_body(senders, text),
+                f"zamio.delivery.{item.delivery_id}",
             )  # fmt: skip
             try:
                 smtp.send(message)
             except mailer.MailRefused as error:
-                yield delivery.id, Outcome("refused", str(error))
+                yield item, Outcome("refused", str(error))
             except mailer.MailUnavailable as error:
-                yield delivery.id, Outcome("retry", str(error))
+                yield item, Outcome("retry", str(error))
             else:
-                yield delivery.id, Outcome("sent", provider_ref=message["Message-ID"])
+                yield item, Outcome("sent", provider_ref=message["Message-ID"])
 
 
-def send_sms(
-    session: Session, senders: Senders, items: Items, now: datetime
-) -> Iterable[tuple[int, Outcome]]:
+def send_sms(session: Session, senders: Senders, items: list[Item], now: datetime) -> Outcomes:
     """Send each SMS to the number in its user's preferences."""
     if senders.sms is None:
-        for delivery, _ in items:
-            yield delivery.id, Outcome("dropped", "SMS is not configured (ZAMIO_SMS_URL)")
+        for item in items:
+            yield item, Outcome("dropped", "SMS is not configured (ZAMIO_SMS_URL)")
         return
-    users = {d.user_id for d, _ in items}
     query = select(NotificationPreference.user_id, NotificationPreference.phone).where(
-        NotificationPreference.user_id.in_(users)
+        NotificationPreference.user_id.in_({i.user_id for i in items})
     )
     phones = {user_id: phone for user_id, phone in session.execute(query)}
-    for delivery, notification in items:
-        phone = phones.get(delivery.user_id)
+    session.commit()
+    for item in items:
+        phone = phones.get(item.user_id)
         if not phone:
-            yield delivery.id, Outcome("dropped", "no phone number in the preferences")
+            yield item, Outcome("dropped", "no phone number in the preferences")
             continue
-        text = sms.sms_text(notification.subject, link_url(senders, notification.link))
+        text = sms.sms_text(item.notification.subject, link_url(senders, item.notification.link))
         try:
             message_id = senders.sms.send(phone, text)
         except sms.SmsRefused as error:
-            yield delivery.id, Outcome("refused", str(error))
+            yield item, Outcome("refused", str(error))
         except sms.SmsUnavailable as error:
-            yield delivery.id, Outcome("retry", str(error))
+            yield item, Outcome("retry", str(error))
         else:
-            yield delivery.id, Outcome("sent", provider_ref=message_id)
+            yield item, Outcome("sent", provider_ref=message_id)
 
 
-def send_webhooks(
-    session: Session, senders: Senders, items: Items, now: datetime
-) -> Iterable[tuple[int, Outcome]]:
+def send_webhooks(session: Session, senders: Senders, items: list[Item], now: datetime) -> Outcomes:
     """POST each webhook delivery, logging the attempt (committed with its outcome)."""
-    for delivery, notification in items:
-        endpoint = session.get(WebhookEndpoint, delivery.endpoint_id)
+    for item in items:
+        endpoint = session.get(WebhookEndpoint, item.endpoint_id)
         if endpoint is None or endpoint.deleted_at is not None or not endpoint.active:
-            yield delivery.id, Outcome("dropped", "the endpoint was deleted")
+            yield item, Outcome("dropped", "the endpoint was deleted")
             continue
         secret = signing.endpoint_secret(senders.server_key, endpoint.secret_salt)
-        body = webhooks.payload(notification, senders.public_url)
+        body = webhooks.payload(item.notification, senders.public_url)
         result = webhooks.post(
-            endpoint, delivery.id, notification.event, body, secret, int(now.timestamp()),
-            senders.webhook_timeout_s, senders.webhook_allow_private,
+            endpoint.url, item.delivery_id, item.notification.event, body, secret,
+            int(now.timestamp()), senders.webhook_timeout_s, senders.webhook_allow_private,
         )  # fmt: skip
         session.add(
             WebhookAttempt(
-                delivery_id=delivery.id, attempt=delivery.attempts, at=now,
+                delivery_id=item.delivery_id, attempt=item.attempts, at=now,
                 status_code=result.status_code, duration_ms=result.duration_ms,
                 error=result.error, response_excerpt=result.excerpt,
             )
         )  # fmt: skip
         ref = None if result.status_code is None else f"HTTP {result.status_code}"
-        yield delivery.id, Outcome(result.kind, result.error, ref)
+        yield item, Outcome(result.kind, result.error, ref)
 
 
 SENDERS = {EMAIL: send_emails, SMS: send_sms, WEBHOOK: send_webhooks}

@@ -132,17 +132,16 @@ class Mailer:
         if self._smtp is not None:
             return self._smtp
         target = self.target
-        context = ssl.create_default_context()
         smtp: smtplib.SMTP
         if target.scheme == "smtps":
             smtp = smtplib.SMTP_SSL(target.host, target.port, timeout=target.timeout_s,
-                                    context=context)  # fmt: skip
+                                    context=ssl.create_default_context())  # fmt: skip
         else:
             smtp = smtplib.SMTP(target.host, target.port, timeout=target.timeout_s)
         try:
             smtp.ehlo()
             if target.scheme == "smtp+starttls":
-                smtp.starttls(context=context)
+                smtp.starttls(context=ssl.create_default_context())
                 smtp.ehlo()
             if target.username is not None:
                 smtp.login(target.username, target.password or "")

@@ -10,16 +10,14 @@ As Hubtel answers: 401 for wrong credentials; 400 with `status` 1 (bad destinati
 digits), 2 (bad sender id: not 1-11 letters and digits) or 3 (content empty or too long).
 Faults by the destination's last three digits, so a test picks its outcome: ...500 answers
 500, ...402 answers 402 (no credit), ...403 answers 403 (the recipient has not agreed). Every
-accepted message is kept in memory and shows as Delivered."""
+accepted message is kept in memory and shows as Delivered. No request is logged (the quick
+send carries the secret in its query). The HTTP plumbing is central/simulators.py's."""
 
 from __future__ import annotations
 
 import base64
 import binascii
 import hmac
-import http.server
-import json
-import logging
 import re
 import threading
 import uuid
@@ -27,11 +25,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import click
+from werkzeug.wrappers import Request, Response
 
-logger = logging.getLogger(__name__)
+from central.simulators import (
+    json_body,
+    json_response,
+    make_simulator_server,
+    serve_in_thread,
+    server_url,
+)
 
 DESTINATION = re.compile(r"\+?[0-9]{10,15}")
 SENDER = re.compile(r"[A-Za-z0-9]{1,11}")
@@ -39,7 +43,7 @@ CONTENT_CHARS_MAX = 1600
 RATE = 0.0309  # GHS a message, as Hubtel's sample says
 FAULTS = {"500": 500, "402": 402, "403": 403}
 MESSAGE_PATH = re.compile(r"/v1/messages/([0-9a-f-]{36})")
-BODY_BYTES_MAX = 64 * 1024
+UNAUTHORIZED = "The request authorization failed."
 
 
 @dataclass
@@ -98,58 +102,46 @@ def send(state: SimState, sender: str, to: str, content: str) -> tuple[int, dict
     }  # fmt: skip
 
 
-def handler_for(state: SimState) -> type[http.server.BaseHTTPRequestHandler]:
-    """The request handler class of a simulator with `state`."""
+def sim_app(state: SimState) -> Callable[..., Any]:
+    """The simulator as a WSGI app over `state` (served by central/simulators.py)."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        server_version = "HubtelSim/1"
+    @Request.application
+    def app(request: Request) -> Response:
+        if request.path == "/v1/messages/send":
+            return _send_view(state, request)
+        found = MESSAGE_PATH.fullmatch(request.path)
+        if found is None or request.method != "GET":
+            return json_response({"message": "Not Found"}, 404)
+        if not state.authorized(*basic_credentials(request.headers.get("Authorization"))):
+            return json_response({"message": UNAUTHORIZED}, 401)
+        with state.lock:
+            message = state.messages.get(found.group(1))
+        if message is None:
+            return json_response({"message": "The specified message was not found."}, 404)
+        return json_response(message)
 
-        def do_POST(self) -> None:  # noqa: N802
-            if urlsplit(self.path).path != "/v1/messages/send":
-                return self._answer(404, {"message": "Not Found"})
-            if not state.authorized(*basic_credentials(self.headers.get("Authorization"))):
-                return self._answer(401, {"message": "The request authorization failed."})
-            length = int(self.headers.get("Content-Length") or 0)
-            try:
-                body = json.loads(self.rfile.read(min(length, BODY_BYTES_MAX)) or b"{}")
-            except ValueError:
-                body = None
-            if not isinstance(body, dict):
-                return self._answer(400, {"status": 100, "statusDescription": "Malformed request"})
-            self._answer(*send(state, str(body.get("From", "")), str(body.get("To", "")),
-                               str(body.get("Content", ""))))  # fmt: skip
+    return app
 
-        def do_GET(self) -> None:  # noqa: N802
-            parts = urlsplit(self.path)
-            if parts.path == "/v1/messages/send":
-                query = {k.lower(): v[0] for k, v in parse_qs(parts.query).items()}
-                if not state.authorized(query.get("clientid"), query.get("clientsecret")):
-                    return self._answer(401, {"message": "The request authorization failed."})
-                return self._answer(*send(state, query.get("from", ""), query.get("to", ""),
-                                          query.get("content", "")))  # fmt: skip
-            found = MESSAGE_PATH.fullmatch(parts.path)
-            if found is None:
-                return self._answer(404, {"message": "Not Found"})
-            if not state.authorized(*basic_credentials(self.headers.get("Authorization"))):
-                return self._answer(401, {"message": "The request authorization failed."})
-            with state.lock:
-                message = state.messages.get(found.group(1))
-            if message is None:
-                return self._answer(404, {"message": "The specified message was not found."})
-            self._answer(200, message)
 
-        def _answer(self, status: int, document: dict[str, Any]) -> None:
-            data = json.dumps(document).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-            logger.info("sms-sim: %s", format % args)
-
-    return Handler
+def _send_view(state: SimState, request: Request) -> Response:
+    """POST (Basic auth, JSON) or GET (credentials in the query: Hubtel's quick send)."""
+    if request.method == "GET":
+        query = {k.lower(): v for k, v in request.args.items()}
+        if not state.authorized(query.get("clientid"), query.get("clientsecret")):
+            return json_response({"message": UNAUTHORIZED}, 401)
+        status, answer = send(state, query.get("from", ""), query.get("to", ""),
+                              query.get("content", ""))  # fmt: skip
+        return json_response(answer, status)
+    if request.method != "POST":
+        return json_response({"message": "Method Not Allowed"}, 405)
+    if not state.authorized(*basic_credentials(request.headers.get("Authorization"))):
+        return json_response({"message": UNAUTHORIZED}, 401)
+    body = json_body(request)
+    if not isinstance(body, dict):
+        return json_response({"status": 100, "statusDescription": "Malformed request"}, 400)
+    status, answer = send(state, str(body.get("From", "")), str(body.get("To", "")),
+                          str(body.get("Content", "")))  # fmt: skip
+    return json_response(answer, status)
 
 
 def start_sms_sim(
@@ -157,16 +149,8 @@ def start_sms_sim(
 ) -> tuple[str, SimState, Callable[[], None]]:
     """The simulator in a thread: (its base URL, its state, stop)."""
     state = SimState(client_id, client_secret)
-    server = http.server.ThreadingHTTPServer((host, port), handler_for(state))
-    thread = threading.Thread(target=server.serve_forever, name="sms-sim", daemon=True)
-    thread.start()
-
-    def stop() -> None:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-    return f"http://{host}:{server.server_address[1]}", state, stop
+    url, stop = serve_in_thread(sim_app(state), host, port)
+    return url, state, stop
 
 
 @click.command("sms-sim")
@@ -175,11 +159,9 @@ def start_sms_sim(
 @click.option("--client-id", required=True, help="The client id ZAMIO_SMS_CLIENT_ID names.")
 @click.option("--client-secret", required=True, help="The secret ZAMIO_SMS_CLIENT_SECRET holds.")
 def sms_sim_command(host: str, port: int, client_id: str, client_secret: str) -> None:
-    """Run a simulator of Hubtel's SMS API in the foreground (Ctrl-C stops it)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    state = SimState(client_id, client_secret)
-    server = http.server.ThreadingHTTPServer((host, port), handler_for(state))
-    click.echo(f"sms-sim: Hubtel's SMS API at http://{host}:{server.server_address[1]}", err=True)
+    """Run a simulator of Hubtel's SMS API in the foreground (Ctrl-C or SIGTERM stops it)."""
+    server = make_simulator_server(sim_app(SimState(client_id, client_secret)), host, port)
+    click.echo(f"sms-sim: Hubtel's SMS API at {server_url(server)}", err=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -246,8 +246,9 @@ def replay(session: Session, delivery: NotificationDelivery, now: datetime) -> N
     return again
 
 
-def payload(notification: Notification, public_url: str) -> bytes:
-    """The JSON body of a notification's webhook POST."""
+def payload(notification: Any, public_url: str) -> bytes:
+    """The JSON body of a notification's webhook POST (a Notification, or the senders' copy
+    of its content)."""
     link = (
         urljoin(public_url.rstrip("/") + "/", notification.link.lstrip("/"))
         if notification.link
@@ -266,7 +267,7 @@ def payload(notification: Notification, public_url: str) -> bytes:
 
 
 def post(
-    endpoint: WebhookEndpoint,
+    url: str,
     delivery_id: int,
     event: str,
     body: bytes,
@@ -275,7 +276,7 @@ def post(
     timeout_s: float,
     allow_private: bool,
 ) -> PostResult:
-    """POST `body` to the endpoint, signed at `now_s`; what came of it."""
+    """POST `body` to an endpoint's `url`, signed at `now_s`; what came of it."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
@@ -285,7 +286,7 @@ def post(
     }
     started = time.monotonic()
     try:
-        answer = transport.request("POST", endpoint.url, body, headers, timeout_s, allow_private)
+        answer = transport.request("POST", url, body, headers, timeout_s, allow_private)
     except (transport.Forbidden, transport.Unreachable) as error:
         kind = "refused" if isinstance(error, transport.Forbidden) else "retry"
         took_ms = round((time.monotonic() - started) * 1000)

@@ -10,9 +10,11 @@ The order of writes is the whole guarantee:
    under the row lock, through withdrawals.finish); PENDING asks again later (rules.CHECK_DELAYS_S);
    unknown to the provider (it never got the request) sends it again under the same reference.
 A callback from the provider is never trusted: it only makes `check` ask sooner.
-Provider calls happen outside any transaction that holds a lock: two workers that send or check
-the same withdrawal at once both reach the provider with one reference, and the second answer
-finds the withdrawal final already.
+Transfer requests and status checks happen outside any transaction that holds a lock: two
+workers that send or check the same withdrawal at once both reach the provider with one
+reference, and the second answer finds the withdrawal final already. (The one account-holder
+check before a first payout, of a number the provider could not check when it was registered,
+runs under the withdrawal's lock.)
 """
 
 from __future__ import annotations
@@ -81,7 +83,6 @@ def send(
     elif withdrawal.status != SENDING:
         session.commit()
         return withdrawal
-    withdrawal.submit_attempts += 1
     session.commit()  # step 1: `sending` is on record before the request goes out
     return _submit(session, provider, withdrawal_id, callback_url)
 
@@ -90,7 +91,11 @@ def _submit(
     session: Session, provider: Provider, withdrawal_id: int, callback_url: str | None
 ) -> Withdrawal:
     """Make the request, then record what it told (outside any lock while it runs)."""
-    withdrawal = get(session, withdrawal_id)
+    withdrawal = get(session, withdrawal_id, lock=True)
+    if withdrawal.status not in IN_FLIGHT:
+        session.commit()
+        return withdrawal
+    withdrawal.submit_attempts += 1
     order = order_of(withdrawal, callback_url)
     session.commit()
     try:

@@ -22,7 +22,7 @@ from central.payouts.provider import SUCCESSFUL, ProviderTransfer
 # The steps each state allows (the four ends allow none).
 STEPS: dict[str, frozenset[str]] = {
     REQUESTED: frozenset({APPROVED, REJECTED, CANCELLED}),
-    APPROVED: frozenset({SENDING, REJECTED}),
+    APPROVED: frozenset({SENDING, REJECTED, FAILED}),  # failed: its account is inactive
     SENDING: frozenset({PENDING, PAID, FAILED}),
     PENDING: frozenset({PAID, FAILED}),
 }

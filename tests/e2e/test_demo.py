@@ -70,7 +70,8 @@ def test_an_artist_sees_their_plays_and_earnings_through_the_api(
     assert view["balance_minor"] == balances[view["party"]] > 0
     assert 1 <= view["plays"] <= len(report["plays"])
     assert view["others_status"] == 404
-    assert sorted(view["scopes"]) == ["catalog:read", "ledger:read", "plays:read"]
+    reads = ["catalog:read", "ledger:read", "notifications:read", "plays:read"]
+    assert sorted(view["scopes"]) == reads
     assert view["token_prefix"].startswith("zamio_pat_")
 
 

@@ -20,6 +20,10 @@ from flask import Flask
 from central.auth import users
 from central.extensions import db
 from central.notifications import signing
+from tests.integration.central.console.conftest import (  # noqa: F401  (the console's fixtures)
+    console_client,
+    console_people,
+)
 from tests.integration.central.rows import add_station
 
 PASSWORD = "a long enough passphrase"

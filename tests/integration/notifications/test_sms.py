@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 
@@ -21,6 +22,7 @@ from central.extensions import db, utc_now
 from central.notifications import notify, preferences
 from central.notifications.models import NotificationDelivery
 from central.notifications.sms import HubtelSms, SmsRefused, SmsUnavailable
+from central.notifications.sms_sim import start_sms_sim
 from tests.integration.edge_agent.conftest import stop_process
 from tests.integration.notifications.conftest import WAIT_S_MAX, configure, free_port
 
@@ -99,3 +101,22 @@ def test_refusals_and_faults_as_hubtel_answers(sms_sim) -> None:
         HubtelSms(sms_sim, CLIENT_ID, "wrong", "ZamIO", 5).send("+233241234567", "hello")
     message_id = provider.send("+233241234567", "hello")
     assert _status(sms_sim, message_id)["content"] == "hello"
+    fields = {"clientid": CLIENT_ID, "clientsecret": CLIENT_SECRET, "from": "ZamIO",
+              "to": "233241234567", "content": "quick"}  # fmt: skip
+    query = urllib.parse.urlencode(fields)
+    with urllib.request.urlopen(f"{sms_sim}/v1/messages/send?{query}", timeout=5) as answer:
+        quick = json.loads(answer.read())
+    assert answer.status == 201 and quick["status"] == 0
+    assert _status(sms_sim, quick["messageId"])["content"] == "quick"
+
+
+def test_the_simulator_runs_in_a_thread_for_the_demo() -> None:
+    """start_sms_sim serves the same API from a thread, its messages in its state."""
+    url, state, stop = start_sms_sim(CLIENT_ID, CLIENT_SECRET)
+    try:
+        message_id = HubtelSms(url, CLIENT_ID, CLIENT_SECRET, "ZamIO", 5).send(
+            "+233201234567", "hi"
+        )
+        assert state.messages[message_id]["to"] == "233201234567"
+    finally:
+        stop()

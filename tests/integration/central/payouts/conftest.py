@@ -25,6 +25,10 @@ from central.ledger.transfer import TransferRequest, credit, debit
 from central.payouts import jobs
 from central.payouts.momo import MomoProvider
 from tests.conftest import disposed
+from tests.integration.central.console.conftest import (  # noqa: F401 (the console's fixtures)
+    console_client,
+    console_people,
+)
 
 PARTY = "artist:ama:earnings"
 OTHER_PARTY = "artist:kofi:earnings"

@@ -11,6 +11,7 @@ from central.extensions import db
 from central.ledger.models import Transfer
 from central.ledger.queries import balance
 from central.ledger.verify import verify
+from central.notifications.models import Notification
 from central.payouts import actions, disburse, jobs, withdrawals
 from central.payouts.errors import StepRefused, WithdrawalRefused
 from central.payouts.models import FAILED, PAID, PENDING, REQUESTED, SENDING, Withdrawal
@@ -94,6 +95,12 @@ def test_paid_once_and_the_ledger_posts_the_hold(pay_app: Flask, people, sim: Si
     held = sim.transfers(reference=str(paid.reference))
     assert held["transfers"][0]["posts"] == 1 and held["transfers"][0]["amount"] == "900.00"
     assert_verified(pay_app)
+    with pay_app.app_context():  # the artist is told each step; every admin of the request
+        told = db.session.execute(select(Notification.user_id, Notification.event)).all()
+    assert sorted(e for u, e in told if u == people[ARTIST]) == ["payout.approved", "payout.paid"]
+    assert sorted(u for u, e in told if e == "payout.requested") == sorted(
+        people[a] for a in ADMINS
+    )
 
 
 def test_a_failed_transfer_gives_the_money_back(pay_app: Flask, people, sim: Sim) -> None:
@@ -231,4 +238,22 @@ def test_reject_and_cancel_give_the_money_back(pay_app: Flask, people, sim: Sim)
     assert money(pay_app) == (500_000, 500_000)
     assert payout_transfers(pay_app, first) == ["pending", "voided"]
     assert sim.transfers()["transfers"] == []
+    assert_verified(pay_app)
+
+
+def test_a_number_not_checked_at_registration_is_checked_before_paying(
+    pay_app: Flask, people, sim: Sim
+) -> None:
+    """A number saved while the provider could not check it is checked before the first
+    payout; an inactive one fails the withdrawal (money back) without any transfer."""
+    from central.payouts import methods
+
+    with pay_app.app_context():
+        methods.add_momo(db.session, actor(people, ARTIST), PARTY, INACTIVE_NUMBER, "mtn", None, 24)
+        db.session.commit()
+    withdrawal_id = request(pay_app, people, 10_000)
+    assert approve(pay_app, people, withdrawal_id) == FAILED
+    assert state(pay_app, withdrawal_id).provider_reason == "ACCOUNT_INACTIVE"
+    assert sim.transfers()["transfers"] == []
+    assert money(pay_app) == (500_000, 500_000)
     assert_verified(pay_app)
