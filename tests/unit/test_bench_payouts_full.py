@@ -68,8 +68,8 @@ def test_the_audit_passes_a_clean_run() -> None:
 
 
 def test_the_audit_catches_a_second_transfer_or_reference() -> None:
-    """An externalId under two references, a reference not the stored one, a transfer of no
-    withdrawal: paid twice."""
+    """An externalId under two references, a reference not the stored one, a reference listed
+    twice, a transfer of no withdrawal: paid twice."""
     twice = listing(rows())
     twice["transfers"].append({**twice["transfers"][0], "referenceId": REF.format(9)})
     twice["duplicate_external_ids"] = ["1"]
@@ -78,6 +78,12 @@ def test_the_audit_catches_a_second_transfer_or_reference() -> None:
     other = listing(rows())
     other["transfers"][1]["referenceId"] = REF.format(8)
     assert full.audit(rows(), ledger(rows()), other, [(101_250, 0)]).paid_twice == ["externalId 2"]
+    listed_twice = listing(rows())
+    listed_twice["transfers"].append(dict(listed_twice["transfers"][2]))
+    assert full.audit(rows(), ledger(rows()), listed_twice, [(101_250, 0)]).paid_twice == [
+        "externalId 3",
+        f"reference {REF.format(3)}",
+    ]
     stray = listing(rows())
     stray["transfers"].append({**stray["transfers"][0], "externalId": "77", "referenceId": "r"})
     assert full.audit(rows(), ledger(rows()), stray, [(101_250, 0)]).paid_twice == [
