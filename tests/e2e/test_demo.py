@@ -67,7 +67,8 @@ def test_an_artist_sees_their_plays_and_earnings_through_the_api(
     report, _, _ = demo
     view = report["artist_view"]
     balances = {b["code"]: b["balance_minor"] for b in report["balances"]}
-    assert view["balance_minor"] == balances[view["party"]] > 0
+    paid_out = report["payout"]["amount_minor"]  # after the view: half of it withdrawn
+    assert view["balance_minor"] == balances[view["party"]] + paid_out > 0
     assert 1 <= view["plays"] <= len(report["plays"])
     assert view["others_status"] == 404
     reads = ["catalog:read", "ledger:read", "notifications:read", "plays:read"]
@@ -94,9 +95,14 @@ def test_balances_are_the_plays_royalties(demo: tuple[dict, Path, dict[str, str]
                 expected[share["party"]] = expected.get(share["party"], 0) + part
     total = sum(p["royalty_minor"] for p in report["plays"])
     assert balances.pop("station:demo-fm:wallet") == -total
+    payout = report["payout"]  # the first artist withdrew half of theirs, paid by the simulator
+    assert payout["status"] == "paid" and payout["amount_minor"] == expected[payout["party"]] // 2
+    assert balances.pop("settlement:momo:mtn") == -payout["amount_minor"]
+    expected[payout["party"]] -= payout["amount_minor"]
     assert {k: v for k, v in balances.items() if v} == expected
     assert "artist:efua-nyarko:earnings" not in expected, "her song was on air only 20 s"
-    assert report["ledger"]["problems"] == [] and report["ledger"]["transfers"] == 3
+    # three royalties, and the payout's hold and its posting
+    assert report["ledger"]["problems"] == [] and report["ledger"]["transfers"] == 5
 
 
 def test_kept_data_is_there_for_the_other_commands(
