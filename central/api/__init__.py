@@ -23,6 +23,7 @@ SPEC_PATH = f"{API_PREFIX}/openapi.json"
 DOCS_PATH = "/api/docs"
 SWAGGER_STATIC = "/api/static/swagger-ui"
 PUBLIC_PATHS = frozenset({SPEC_PATH, DOCS_PATH})  # APIFlask's own views: the document
+CALLBACKS_PATH = f"{API_PREFIX}/payouts/callbacks/"  # payment providers' callbacks (public)
 _RULE_ARG = re.compile(r"<(?:[^:<>]+:)?([^<>]+)>")
 
 
@@ -103,7 +104,10 @@ def _guard() -> None:
     if path in PUBLIC_PATHS or path.startswith(SWAGGER_STATIC) or not problems.under_api(path):
         return
     limiter = throttle.throttle()
-    limiter.check(limiter.api, "api", throttle.caller_key())
+    if path.startswith(CALLBACKS_PATH):  # a provider's callbacks come from a few addresses:
+        limiter.check(limiter.api, "callback", path)  # counted per transfer, not per address
+    else:
+        limiter.check(limiter.api, "api", throttle.caller_key())
     limiter.peek(limiter.auth_failures, "auth-failures", throttle.address_key())
     try:
         policy.enforce(request.endpoint)

@@ -135,3 +135,17 @@ def test_the_callback_only_makes_zamio_ask(pay_app: Flask, tokens, sim: Sim) -> 
     assert taken.status_code == 200 and taken.json == {"accepted": True}
     shown = call(pay_app, "GET", f"/api/v1/payouts/withdrawals/{withdrawal_id}", artist).json
     assert shown["status"] == "paid" and shown["party"] == PARTY
+
+
+def test_callbacks_are_counted_per_transfer_not_per_address(pay_app: Flask) -> None:
+    """A provider sends every callback from a few addresses: the API's per-address limit would
+    refuse them; they are counted per transfer instead."""
+    from tests.integration.central.auth.conftest import set_limits
+
+    set_limits(pay_app, api_rate_limit="3 per minute")
+    client = pay_app.test_client()
+    for n in range(6):
+        reference = f"3f1c0b7e-8a43-4b8e-9a58-0e5d1d2b6c{n:02d}"
+        assert client.put(f"/api/v1/payouts/callbacks/mtn-momo/{reference}").status_code == 404
+    same = "/api/v1/payouts/callbacks/mtn-momo/3f1c0b7e-8a43-4b8e-9a58-0e5d1d2b6c00"
+    assert [client.put(same).status_code for _ in range(3)] == [404, 404, 429]

@@ -49,19 +49,22 @@ def test_a_killed_worker_leaves_one_transfer_paid_once(
         withdrawal_id = actions.request_withdrawal(app, ama, PARTY, 70_000).id
         actions.approve(app, admin, withdrawal_id)  # enqueued on Redis: nobody runs it yet
     worker = subprocess.Popen(
-        [sys.executable, "-m", "central", "worker"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [sys.executable, "-m", "central", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )  # fmt: skip (its own process group: its RQ scheduler child dies with it)
     try:
         deadline = time.monotonic() + 60
         while not sim.transfers()["transfers"]:
             assert time.monotonic() < deadline, "the worker never sent the transfer"
             time.sleep(0.1)
-        worker.send_signal(signal.SIGKILL)  # between the request and its answer
+        os.killpg(worker.pid, signal.SIGKILL)  # between the request and its answer
         worker.wait(10)
     finally:
         if worker.poll() is None:
-            worker.kill()
+            os.killpg(worker.pid, signal.SIGKILL)
     with pay_app.app_context():
         assert withdrawals.get(db.session, withdrawal_id).status == SENDING
         provider = jobs.provider_for(pay_app)
