@@ -1,4 +1,6 @@
 """Payouts: payout methods, withdrawals with their approvals and history, reconciliation runs.
+A withdrawal's approvals and history are append-only: the database refuses UPDATE and DELETE on
+payout_approval and payout_event (triggers, as for the audit log).
 
 Revision ID: 0021
 Revises: 0020
@@ -14,8 +16,28 @@ branch_labels = None
 depends_on = None
 
 
+APPEND_ONLY = ("payout_approval", "payout_event")
+_PG = """
+CREATE FUNCTION payout_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% on % refused: a withdrawal''s approvals and history are append-only',
+        TG_OP, TG_TABLE_NAME USING ERRCODE = 'integrity_constraint_violation';
+END $$;
+""" + "".join(
+    f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
+    " FOR EACH ROW EXECUTE FUNCTION payout_refuse_change();\n"
+    for table in APPEND_ONLY
+)
+_SQLITE = [
+    f"CREATE TRIGGER {table}_no_{event.lower()} BEFORE {event} ON {table} BEGIN"
+    f" SELECT RAISE(ABORT, '{event} on {table} refused: append-only'); END"
+    for table in APPEND_ONLY
+    for event in ("UPDATE", "DELETE")
+]
+
+
 def upgrade():
-    """Add the payout tables."""
+    """Add the payout tables, then the append-only triggers."""
     op.create_table(
         "payout_method",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -128,6 +150,12 @@ def upgrade():
     with op.batch_alter_table("payout_event", schema=None) as batch_op:
         batch_op.create_index("ix_payout_event_withdrawal", ["withdrawal_id", "id"], unique=False)
 
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(_PG)
+    else:
+        for statement in _SQLITE:
+            op.execute(statement)
+
 
 def downgrade():
     """Drop them."""
@@ -149,3 +177,5 @@ def downgrade():
         batch_op.drop_index("ix_payout_method_party")
 
     op.drop_table("payout_method")
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute("DROP FUNCTION IF EXISTS payout_refuse_change()")
