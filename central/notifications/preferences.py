@@ -4,7 +4,6 @@ their own, else their station's, else Africa/Accra), shown, and saved after chec
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
@@ -20,22 +19,18 @@ from central.notifications.models import NotificationPreference
 from central.notifications.plan import DEFAULT_TIMEZONE, Preference, format_clock, parse_clock
 from central.stations.models import Station
 
-E164 = re.compile(r"\+[1-9][0-9]{7,14}")
-GHANA_LOCAL = re.compile(r"0[0-9]{9}")  # 024 123 4567: +233 24 123 4567
 IN_CLAUSE_MAX = 500  # ids per IN (...) query, well under SQLite's bound-parameter limit
 
 
 def normalize_phone(text: str) -> str:
-    """An E.164 number from `text` (spaces, dashes and dots ignored; a Ghanaian 0XXXXXXXXX
-    becomes +233XXXXXXXXX); PreferenceError if it is none."""
-    digits = re.sub(r"[\s().-]", "", text)
-    if GHANA_LOCAL.fullmatch(digits):
-        digits = "+233" + digits[1:]
-    elif digits.startswith("00"):
-        digits = "+" + digits[2:]
-    if not E164.fullmatch(digits):
-        raise PreferenceError(f"phone {text[:30]!r}: an international number, e.g. +233241234567")
-    return digits
+    """An E.164 number from `text`, by the payouts' MSISDN rule (central/payouts/msisdn.py:
+    separators ignored, a Ghanaian 0XXXXXXXXX is +233XXXXXXXXX); PreferenceError if it is none."""
+    from central.payouts.msisdn import InvalidMsisdn, normalize_msisdn
+
+    try:
+        return "+" + normalize_msisdn(text)
+    except InvalidMsisdn as error:
+        raise PreferenceError(f"phone: {error}; e.g. +233241234567") from None
 
 
 def check_timezone(name: str) -> str:
