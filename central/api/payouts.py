@@ -11,6 +11,7 @@ from flask import current_app
 from werkzeug.exceptions import BadRequest, Conflict, NotFound
 
 from central.api import pagination
+from central.api.earnings import PARTY_FIELD, PartyQuery
 from central.api.idempotency import idempotent
 from central.api.schemas import Strict, cursor_field, limit_field
 from central.auth.ownership import parties_asked
@@ -26,15 +27,8 @@ from central.payouts.withdrawals import actor_of
 PARTIES = (ARTIST, RIGHTS_HOLDER)
 READERS = (ADMIN, AUDITOR, ARTIST, RIGHTS_HOLDER)
 LIMIT_DEFAULT, LIMIT_MAX = 50, 200
-PARTY_FIELD = {"description": "a party code, e.g. artist:ama:earnings (default: your only one)"}
 
 blueprint = APIBlueprint("payouts", __name__, url_prefix="/api/v1/payouts", tag="Payouts")
-
-
-class PartyQuery(Strict):
-    """party: one of the caller's parties (admins and auditors: any)."""
-
-    party = fields.String(validate=validators.Length(1, 128), metadata=PARTY_FIELD)
 
 
 class MethodIn(Strict):

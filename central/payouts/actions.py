@@ -45,26 +45,15 @@ def request_withdrawal(
 ) -> Withdrawal:
     """Ask for a withdrawal; its money is held when this returns."""
     settings = app.config["ZAMIO"]
-    try:
-        withdrawal = withdrawals.request(
-            db.session, actor, party, amount_minor, settings.payouts_minimum_minor,
-            settings.payouts_four_eyes_minor, key,
-        )  # fmt: skip
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
-    return withdrawal
+    return _commit(lambda: withdrawals.request(
+        db.session, actor, party, amount_minor, settings.payouts_minimum_minor,
+        settings.payouts_four_eyes_minor, key,
+    ))  # fmt: skip
 
 
 def approve(app: Flask, actor: Actor, withdrawal_id: int) -> Withdrawal:
     """One admin's approval; the last one needed sends the withdrawal."""
-    try:
-        withdrawal = withdrawals.approve(db.session, actor, withdrawal_id)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
+    withdrawal = _commit(lambda: withdrawals.approve(db.session, actor, withdrawal_id))
     jobs.enqueue_send(app, withdrawal)
     return withdrawals.get(db.session, withdrawal_id)
 
